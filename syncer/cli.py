@@ -1,0 +1,32 @@
+"""The `vcsync` command. Sub-commands live in their own modules; this only parses and turns known failures
+into one clear sentence and a non-zero exit instead of a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from syncer import __version__, dev
+from syncer.controlplane import ControlPlaneError
+from syncer.controlplane.process import ComponentExited
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vcsync", description="Syncs a virtual Kubernetes cluster onto a host.")
+    parser.add_argument("--version", action="version", version=f"vcsync {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    dev.add_arguments(sub.add_parser("dev", help="run a local host + virtual cluster pair for development"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return dev.run(args)
+    except (ControlPlaneError, ComponentExited, TimeoutError) as e:
+        print(f"vcsync {args.command}: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

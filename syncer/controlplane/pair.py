@@ -1,0 +1,96 @@
+"""A host cluster and a virtual cluster side by side in one temp folder: what tests, `vcsync dev` and the
+benchmarks all run against. Both API servers start in parallel; the folder is removed on stop (unless kept),
+and folders left by a killed run are swept at the next start."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from syncer.controlplane import assets
+from syncer.controlplane.cluster import Cluster
+
+WORKDIR_PREFIX = "vcsync-cp-"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale_workdirs(parent: Path) -> None:
+    """Remove control-plane folders whose owning process is gone (its children died with it)."""
+    for d in parent.glob(f"{WORKDIR_PREFIX}*"):
+        try:
+            owner = int((d / "owner.pid").read_text())
+        except (OSError, ValueError):
+            continue
+        if not _pid_alive(owner):
+            shutil.rmtree(d, ignore_errors=True)
+
+
+class ClusterPair:
+    def __init__(
+        self,
+        nodes: int = 3,
+        host_port: int = 0,
+        virtual_port: int = 0,
+        keep: bool = False,
+        binaries: dict[str, Path] | None = None,
+    ) -> None:
+        self.keep = keep
+        self.binaries = binaries or assets.locate()
+        parent = Path(tempfile.gettempdir())
+        sweep_stale_workdirs(parent)
+        self.workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX, dir=parent))
+        try:
+            (self.workdir / "owner.pid").write_text(str(os.getpid()))
+            self.host = Cluster("host", self.workdir, self.binaries, nodes=nodes, port=host_port)
+            self.virtual = Cluster("virtual", self.workdir, self.binaries, port=virtual_port)
+        except BaseException:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            raise
+
+    @property
+    def clusters(self) -> tuple[Cluster, Cluster]:
+        return self.host, self.virtual
+
+    def start(self) -> ClusterPair:
+        try:
+            for c in self.clusters:
+                c.prepare()
+                c.start_storage_and_apiserver()
+            for c in self.clusters:
+                c.wait_apiserver()
+                c.start_controllers()
+            self.host.create_nodes()
+            for c in self.clusters:
+                c.wait_controllers()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for c in self.clusters:
+            c.stop()
+        if not self.keep:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def log_tails(self, lines: int = 20) -> dict[str, str]:
+        return {**self.host.log_tails(lines), **self.virtual.log_tails(lines)}
+
+    def __enter__(self) -> ClusterPair:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(Exception):
+            self.stop()

@@ -1,0 +1,82 @@
+"""`vcsync dev` as a user runs it: it prints working kubeconfig exports, and Ctrl-C leaves no process and no
+temp folder behind. Bad input is one clear sentence and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+from kubernetes_asyncio import client
+
+from syncer.controlplane import assets
+from syncer.kubeclient import connect
+
+pytestmark = pytest.mark.controlplane
+VCSYNC = [sys.executable, "-m", "syncer.cli"]
+
+
+@pytest.fixture(scope="module")
+def binaries(cluster_pair):  # the session pair proves the binaries exist (and fails in CI if not)
+    return assets.locate()
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if text.encode() in (proc / "cmdline").read_bytes():
+                    pids.append(int(proc.name))
+            except OSError:
+                continue
+    return pids
+
+
+async def _read_until(stream: asyncio.StreamReader, pattern: str, timeout: float) -> str:
+    seen = ""
+    async with asyncio.timeout(timeout):
+        while not re.search(pattern, seen):
+            line = await stream.readline()
+            if not line:
+                raise AssertionError(f"output ended before {pattern!r}:\n{seen}")
+            seen += line.decode()
+    return seen
+
+
+async def test_dev_prints_working_kubeconfigs_and_ctrl_c_cleans_up(binaries):
+    proc = await asyncio.create_subprocess_exec(*VCSYNC, "dev", "--nodes", "1", stdout=asyncio.subprocess.PIPE)
+    try:
+        out = await _read_until(proc.stdout, r"Ctrl-C stops everything", 180)
+        exports = re.findall(r"export KUBECONFIG=(\S+)", out)
+        assert len(exports) == 2
+        workdir = Path(exports[0]).parent.parent
+        for kubeconfig in exports:
+            async with connect(kubeconfig) as api:
+                assert (await client.VersionApi(api).get_code()).git_version.startswith("v1.")
+        assert _processes_mentioning(str(workdir))
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = await asyncio.wait_for(proc.wait(), 60)
+    assert code == 0
+    assert not workdir.exists()
+    assert _processes_mentioning(str(workdir)) == []
+
+
+async def test_dev_with_a_port_in_use_says_so_in_one_sentence(binaries):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = await asyncio.create_subprocess_exec(
+            *VCSYNC, "dev", "--host-port", str(port), stderr=asyncio.subprocess.PIPE, env={**os.environ}
+        )
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 1
+    assert f"port {port} on 127.0.0.1 is already in use" in err.decode()
+    assert "Traceback" not in err.decode()
