@@ -7,13 +7,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from kubernetes_asyncio import client
 
 from syncer.controlplane import Cluster, ClusterPair, ControlPlaneError, assets
+from tests.support import fresh_namespace
 
 _PAIR: ClusterPair | None = None
 
@@ -83,23 +83,15 @@ async def virtual_api(virtual_cluster: Cluster) -> AsyncIterator[client.ApiClien
         yield api
 
 
-async def _fresh_namespace(api: client.ApiClient, request: pytest.FixtureRequest) -> AsyncIterator[str]:
-    name = f"t-{request.node.name[:40].lower().replace('_', '-').strip('-')}-{uuid.uuid4().hex[:6]}"
-    core = client.CoreV1Api(api)
-    await core.create_namespace({"metadata": {"name": name}})
-    yield name
-    await core.delete_namespace(name, _preload_content=False)
-
-
 @pytest.fixture
 async def host_namespace(host_api: client.ApiClient, request: pytest.FixtureRequest) -> AsyncIterator[str]:
-    async for ns in _fresh_namespace(host_api, request):
+    async for ns in fresh_namespace(host_api, request.node.name):
         yield ns
 
 
 @pytest.fixture
 async def virtual_namespace(virtual_api: client.ApiClient, request: pytest.FixtureRequest) -> AsyncIterator[str]:
-    async for ns in _fresh_namespace(virtual_api, request):
+    async for ns in fresh_namespace(virtual_api, request.node.name):
         yield ns
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from syncer.controlplane.pki import Pki, write_kubeconfig, write_pki
 from syncer.controlplane.process import Component
-from syncer.kubeclient import connect
+from syncer.kube.client import connect
 
 SERVICE_CIDR = "10.96.0.0/16"  # shared by host and virtual, so host ClusterIPs can be imposed on virtual Services
 SERVICE_IP = "10.96.0.1"

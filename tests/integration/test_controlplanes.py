@@ -10,7 +10,7 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from syncer.controlplane import Cluster, assets
-from tests.waiting import eventually
+from tests.support import eventually, fresh_namespace
 
 pytestmark = pytest.mark.controlplane
 
@@ -66,18 +66,24 @@ async def test_host_nodes_have_distinct_labels_and_one_taint(host_api):
     assert all(c.status == "True" for n in nodes for c in n.status.conditions if c.type == "Ready")
 
 
-@pytest.mark.parametrize("side", ["host", "virtual"])
-async def test_token_request_issues_a_token_the_api_server_accepts(side, request):
-    cluster: Cluster = request.getfixturevalue(f"{side}_cluster")
-    namespace: str = request.getfixturevalue(f"{side}_namespace")
+@pytest.fixture(params=["host", "virtual"])
+async def either_side(request, cluster_pair):
+    """(api, namespace) on the host, then on the virtual cluster."""
+    cluster: Cluster = getattr(cluster_pair, request.param)
     async with cluster.client() as api:
-        core, auth = client.CoreV1Api(api), client.AuthenticationV1Api(api)
-        await core.create_namespaced_service_account(namespace, {"metadata": {"name": "robot"}})
-        audience = "https://kubernetes.default.svc.cluster.local"
-        token = await core.create_namespaced_service_account_token(
-            "robot", namespace, {"spec": {"audiences": [audience], "expirationSeconds": 600}}
-        )
-        review = await auth.create_token_review({"spec": {"token": token.status.token, "audiences": [audience]}})
+        async for namespace in fresh_namespace(api, request.node.name):
+            yield api, namespace
+
+
+async def test_token_request_issues_a_token_the_api_server_accepts(either_side):
+    api, namespace = either_side
+    core, auth = client.CoreV1Api(api), client.AuthenticationV1Api(api)
+    await core.create_namespaced_service_account(namespace, {"metadata": {"name": "robot"}})
+    audience = "https://kubernetes.default.svc.cluster.local"
+    token = await core.create_namespaced_service_account_token(
+        "robot", namespace, {"spec": {"audiences": [audience], "expirationSeconds": 600}}
+    )
+    review = await auth.create_token_review({"spec": {"token": token.status.token, "audiences": [audience]}})
     assert review.status.authenticated is True
     assert review.status.user.username == f"system:serviceaccount:{namespace}:robot"
 

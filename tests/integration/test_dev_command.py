@@ -15,7 +15,7 @@ import pytest
 from kubernetes_asyncio import client
 
 from syncer.controlplane import assets
-from syncer.kubeclient import connect
+from syncer.kube.client import connect
 
 pytestmark = pytest.mark.controlplane
 VCSYNC = [sys.executable, "-m", "syncer.cli"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from kubernetes_asyncio import client
 
-from syncer.kubeclient import connect
+from syncer.kube.client import connect
 
 pytestmark = pytest.mark.kind
 

@@ -1,11 +1,14 @@
-"""Waiting in tests: short polls with a deadline, never fixed sleeps."""
+"""Test helpers: waiting by short polls with a deadline (never fixed sleeps), and fresh namespaces."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
+
+from kubernetes_asyncio import client
 
 T = TypeVar("T")
 
@@ -25,3 +28,12 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], timeout: float, w
     raise AssertionError(
         f"timed out after {timeout}s waiting for {what}" + (f" (last error: {last_error})" if last_error else "")
     )
+
+
+async def fresh_namespace(api: client.ApiClient, test_name: str) -> AsyncIterator[str]:
+    """A namespace named after the test, deleted (without waiting) afterwards."""
+    name = f"t-{test_name[:40].lower().replace('_', '-').replace('[', '-').strip('-]')}-{uuid.uuid4().hex[:6]}"
+    core = client.CoreV1Api(api)
+    await core.create_namespace({"metadata": {"name": name}})
+    yield name
+    await core.delete_namespace(name, _preload_content=False)
