@@ -1,4 +1,4 @@
-"""The `vcsync` command. Sub-commands live in their own modules; this only parses and turns known failures
+"""The `vcsync` command. Sub-commands live in their own modules; this only dispatches and turns known failures
 into one clear sentence and a non-zero exit instead of a traceback."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from syncer import __version__, dev
+from syncer import __version__, dev, run
 from syncer.controlplane import ControlPlaneError
 from syncer.controlplane.process import ComponentExited
 
@@ -15,11 +15,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vcsync", description="Syncs a virtual Kubernetes cluster onto a host.")
     parser.add_argument("--version", action="version", version=f"vcsync {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", add_help=False, help="run the syncer between a virtual and a host cluster (see run --help)")
     dev.add_arguments(sub.add_parser("dev", help="run a local host + virtual cluster pair for development"))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["run"]:  # its flags follow Go pflag rules (SPEC §11), parsed by syncer.config
+        return run.main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return dev.run(args)

@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import yaml
 from kubernetes_asyncio import client, config
 
 
@@ -14,6 +15,9 @@ async def load_configuration(kubeconfig: str | Path | None) -> client.Configurat
     """Configuration from a kubeconfig file, or the in-cluster service account when `kubeconfig` is empty."""
     cfg = client.Configuration()
     if kubeconfig:
+        doc = yaml.safe_load(Path(kubeconfig).read_text())
+        if not isinstance(doc, dict) or not doc.get("clusters"):
+            raise ValueError(f"{kubeconfig} is not a kubeconfig file (no clusters)")
         await config.load_kube_config(config_file=str(kubeconfig), client_configuration=cfg, persist_config=False)
     else:
         config.load_incluster_config(client_configuration=cfg)

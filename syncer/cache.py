@@ -1,0 +1,114 @@
+"""In-memory copy of one (cluster, resource), kept by a reflector, read by every controller. Secondary indexes
+(host name -> virtual key, referenced ConfigMap -> pods, node -> pods, ...) are maintained on every change, and
+handlers are told (old, new) so controllers can enqueue exactly the keys a change affects."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from syncer import metrics
+
+Obj = dict[str, Any]
+Handler = Callable[[Obj | None, Obj | None], None]
+IndexFunc = Callable[[Obj], Iterable[str]]
+
+
+def key_of(obj: Obj) -> str:
+    meta = obj["metadata"]
+    ns = meta.get("namespace")
+    return f"{ns}/{meta['name']}" if ns else meta["name"]
+
+
+def split_key(key: str) -> tuple[str | None, str]:
+    ns, _, name = key.rpartition("/")
+    return (ns or None), name
+
+
+class Store:
+    def __init__(self, kind: str, side: str) -> None:
+        self.kind, self.side = kind, side
+        self._objects: dict[str, Obj] = {}
+        self._index_funcs: dict[str, IndexFunc] = {}
+        self._indexes: dict[str, dict[str, set[str]]] = {}
+        self._handlers: list[Handler] = []
+
+    def __len__(self) -> int:
+        return len(self._objects)
+
+    def add_index(self, name: str, func: IndexFunc) -> None:
+        if name in self._index_funcs:
+            return
+        self._index_funcs[name] = func
+        self._indexes[name] = {}
+        for key, obj in self._objects.items():
+            self._index(name, key, obj)
+
+    def add_handler(self, handler: Handler) -> None:
+        self._handlers.append(handler)
+
+    # ---- reads ---------------------------------------------------------------------------------------------
+    def get(self, key: str) -> Obj | None:
+        return self._objects.get(key)
+
+    def keys(self) -> list[str]:
+        return list(self._objects)
+
+    def values(self) -> list[Obj]:
+        return list(self._objects.values())
+
+    def keys_by_index(self, index: str, value: str) -> set[str]:
+        return set(self._indexes[index].get(value, ()))
+
+    def by_index(self, index: str, value: str) -> list[Obj]:
+        return [self._objects[k] for k in self._indexes[index].get(value, ())]
+
+    # ---- writes (from the reflector only) --------------------------------------------------------------------
+    def upsert(self, obj: Obj) -> None:
+        obj["metadata"].pop("managedFields", None)
+        key = key_of(obj)
+        old = self._objects.get(key)
+        self._unindex(key, old)
+        self._objects[key] = obj
+        for name in self._index_funcs:
+            self._index(name, key, obj)
+        self._notify(old, obj)
+
+    def remove(self, obj: Obj) -> None:
+        key = key_of(obj)
+        old = self._objects.pop(key, None)
+        if old is not None:
+            self._unindex(key, old)
+            self._notify(old, None)
+
+    def replace(self, objs: Iterable[Obj]) -> None:
+        """Swap in a fresh LIST, telling handlers only about what really changed (the 410 re-list path)."""
+        fresh = {key_of(o): o for o in objs}
+        for key in [k for k in self._objects if k not in fresh]:
+            self.remove(self._objects[key])
+        for key, obj in fresh.items():
+            old = self._objects.get(key)
+            if old is None or old["metadata"].get("resourceVersion") != obj["metadata"].get("resourceVersion"):
+                self.upsert(obj)
+
+    def _index(self, name: str, key: str, obj: Obj) -> None:
+        index = self._indexes[name]
+        for value in self._index_funcs[name](obj):
+            index.setdefault(value, set()).add(key)
+
+    def _unindex(self, key: str, obj: Obj | None) -> None:
+        if obj is None:
+            return
+        for name, func in self._index_funcs.items():
+            index = self._indexes[name]
+            for value in func(obj):
+                keys = index.get(value)
+                if keys is not None:
+                    keys.discard(key)
+                    if not keys:
+                        del index[value]
+
+    def _notify(self, old: Obj | None, new: Obj | None) -> None:
+        metrics.OBJECTS.labels(self.kind, self.side).set(len(self._objects))
+        for handler in self._handlers:
+            handler(old, new)

@@ -1,0 +1,195 @@
+"""Wires one syncer together (SPEC §9.6): a store and reflector per (cluster, resource) the enabled kinds need,
+shared by all controllers; then leadership; then the controllers, each fed every virtual key and every managed
+host key once. Knows nothing about any particular kind: everything kind-specific comes from the KindSpecs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes_asyncio import client
+
+from syncer.cache import Store
+from syncer.config import Config
+from syncer.controller import Controller
+from syncer.events import EventRecorder
+from syncer.kube.api import KubeApi
+from syncer.kube.resources import SERVICES, Resource
+from syncer.leader import LeaderElector
+from syncer.log import get_logger
+from syncer.ratelimit import TokenBucket
+from syncer.reflector import Reflector
+from syncer.registry import enabled
+from translators.markers import managed_by_selector
+from translators.names import NameTranslator, leader_lease_name
+
+log = get_logger("engine")
+CACHE_SYNC_TIMEOUT = 15 * 60
+
+
+class StartupTimeout(Exception):
+    pass
+
+
+@dataclass
+class Context:
+    """The read-only view translators get (translators.kind.SyncContext)."""
+
+    config: Config
+    names: NameTranslator
+    engine: Engine
+
+    def virtual(self, res: Resource) -> Store:
+        return self.engine.store("virtual", res)
+
+    def host(self, res: Resource) -> Store:
+        return self.engine.store("host", res)
+
+
+class Engine:
+    def __init__(
+        self, config: Config, host_client: client.ApiClient, virtual_client: client.ApiClient, identity: str
+    ) -> None:
+        self.config = config
+        self.identity = identity
+        names = NameTranslator(config.name, config.target_namespace)
+        self.context = Context(config, names, self)
+        self.leader: LeaderElector | None = None
+        if config.leader_elect and not config.dry_run:
+            lease_api = KubeApi(
+                host_client,
+                "host",
+                bucket=TokenBucket(config.host_qps, config.host_burst),
+                request_timeout=config.request_timeout,
+            )
+            self.leader = LeaderElector(
+                lease_api,
+                config.own_namespace,
+                leader_lease_name(config.name),
+                identity,
+                lease_duration=config.lease_duration,
+                renew_deadline=config.renew_deadline,
+                retry_period=config.retry_period,
+            )
+        gate = self.leader.check if self.leader else None
+        self.host_api = KubeApi(
+            host_client,
+            "host",
+            bucket=TokenBucket(config.host_qps, config.host_burst),
+            request_timeout=config.request_timeout,
+            write_gate=gate,
+            dry_run=config.dry_run,
+        )
+        self.virtual_api = KubeApi(
+            virtual_client,
+            "virtual",
+            bucket=TokenBucket(config.virtual_qps, config.virtual_burst),
+            request_timeout=config.request_timeout,
+            write_gate=gate,
+            dry_run=config.dry_run,
+        )
+        self.recorder = EventRecorder(self.virtual_api, identity)
+        self._stores: dict[tuple[str, Resource], Store] = {}
+        self._reflectors: list[Reflector] = []
+        self._declare_stores()
+        self.controllers = [Controller(spec, self, config.workers) for spec in enabled(config.sync)]
+        self.caches_synced = asyncio.Event()
+        self.initial_sync_done = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._workers: list[asyncio.Task[None]] = []
+
+    # ---- stores ------------------------------------------------------------------------------------------------
+    def _declare_stores(self) -> None:
+        for spec in enabled(self.config.sync):
+            self._declare("virtual", spec.resource)
+            self._declare("host", spec.resource)
+            for res, indexes in spec.virtual_indexes.items():
+                for name, func in indexes.items():
+                    self._declare("virtual", res).add_index(name, func)
+            for trigger in spec.triggers:
+                self._declare(trigger.side, trigger.resource)
+        service = Store("vcluster-service", "host")
+        self._stores[("service", SERVICES)] = service
+        self._reflectors.append(
+            Reflector(
+                self.host_api,
+                SERVICES,
+                service,
+                namespace=self.config.own_namespace,
+                field_selector=f"metadata.name={self.config.service_name}",
+            )
+        )
+
+    def _declare(self, side: str, res: Resource) -> Store:
+        if (side, res) in self._stores:
+            return self._stores[(side, res)]
+        store = Store(res.plural, side)
+        self._stores[(side, res)] = store
+        if side == "virtual":
+            self._reflectors.append(Reflector(self.virtual_api, res, store))
+        else:
+            selector = managed_by_selector(self.context.names, cluster_scoped=not res.namespaced)
+            namespace = self.config.target_namespace if res.namespaced else None
+            self._reflectors.append(Reflector(self.host_api, res, store, namespace=namespace, label_selector=selector))
+        return store
+
+    def store(self, side: str, res: Resource) -> Store:
+        return self._stores[(side, res)]
+
+    def owner_reference(self) -> dict[str, Any] | None:
+        """The vcluster Service as owner of namespaced host objects (--set-owner, only when T is the own ns)."""
+        if not self.config.set_owner:
+            return None
+        service = self._stores[("service", SERVICES)].get(f"{self.config.own_namespace}/{self.config.service_name}")
+        if service is None:
+            return None
+        meta = service["metadata"]
+        return {"apiVersion": "v1", "kind": "Service", "name": meta["name"], "uid": meta["uid"]}
+
+    # ---- lifecycle ---------------------------------------------------------------------------------------------
+    @property
+    def ready(self) -> bool:
+        """Leader (or single replica): every initial key processed once. Standby: caches synced."""
+        if self.leader is not None and not self.leader.is_leader():
+            return self.caches_synced.is_set()
+        return self.initial_sync_done.is_set()
+
+    async def run(self) -> None:
+        """Run until cancelled; raises LeadershipLost or StartupTimeout."""
+        self._tasks = [asyncio.create_task(r.run(), name=f"reflector-{r.res.plural}") for r in self._reflectors]
+        try:
+            async with asyncio.timeout(CACHE_SYNC_TIMEOUT):
+                await asyncio.gather(*(r.synced.wait() for r in self._reflectors))
+        except TimeoutError as e:
+            raise StartupTimeout(f"caches did not sync within {CACHE_SYNC_TIMEOUT // 60} minutes") from e
+        self.caches_synced.set()
+        log.info("caches synced", stores={f"{side}/{res.plural}": len(s) for (side, res), s in self._stores.items()})
+        if self.leader is not None:
+            await self.leader.acquire()
+            self._tasks.append(asyncio.create_task(self.leader.keep(), name="leader-renew"))
+        for controller in self.controllers:
+            controller.wire()
+            self._workers += controller.start()
+        self._tasks.append(asyncio.create_task(self._mark_ready(), name="readiness"))
+        await asyncio.gather(*self._tasks)
+
+    async def _mark_ready(self) -> None:
+        await asyncio.gather(*(c.initial_done.wait() for c in self.controllers))
+        self.initial_sync_done.set()
+        log.info("initial sync done", kinds=[c.spec.name for c in self.controllers])
+
+    async def shutdown(self, timeout: float) -> None:
+        """Stop dequeuing, let in-flight reconciles finish within `timeout`, release the lease."""
+        for controller in self.controllers:
+            controller.queue.shutdown()
+        if self._workers:
+            await asyncio.wait(self._workers, timeout=timeout)
+        for task in [*self._workers, *self._tasks]:
+            task.cancel()
+        for task in [*self._workers, *self._tasks]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.leader is not None:
+            await self.leader.release()

@@ -1,0 +1,278 @@
+"""Plain-dict requests and watches against one API server, wrapping kubernetes_asyncio's transport once.
+It fixes the client's traps here and nowhere else: every request has a timeout (watches a socket-read timeout,
+so a dead stream is noticed), non-2xx statuses always raise (also without preloading), watch ERROR events
+(410 Gone) raise instead of being yielded, and writes pass the leader gate, the rate limit and dry-run."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aiohttp
+from kubernetes_asyncio import client
+
+from syncer import metrics
+from syncer.kube.resources import Resource
+from syncer.ratelimit import TokenBucket
+
+WRITE_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+PATCH_TYPES = {
+    "merge": "application/merge-patch+json",
+    "json": "application/json-patch+json",
+    "strategic": "application/strategic-merge-patch+json",
+}
+
+
+class ApiError(Exception):
+    """A non-2xx answer (or a watch ERROR event), with the server's Status reason and message."""
+
+    def __init__(self, status: int, reason: str = "", message: str = "", retry_after: float | None = None) -> None:
+        super().__init__(f"{status} {reason}: {message}".strip())
+        self.status, self.reason, self.message, self.retry_after = status, reason, message, retry_after
+
+    @classmethod
+    def from_status(cls, code: int, body: bytes | dict[str, Any], retry_after: str | None = None) -> ApiError:
+        doc = body if isinstance(body, dict) else _decode(body)
+        after = float(retry_after) if retry_after and retry_after.isdigit() else None
+        return cls(doc.get("code", code), doc.get("reason", ""), doc.get("message", str(doc)[:300]), after)
+
+    @property
+    def not_found(self) -> bool:
+        return self.status == 404
+
+    @property
+    def already_exists(self) -> bool:
+        return self.status == 409 and self.reason == "AlreadyExists"
+
+    @property
+    def gone(self) -> bool:
+        return self.status == 410 or self.reason in ("Expired", "Gone")
+
+
+class NotLeader(Exception):
+    """A write was attempted without a fresh lease: refused before it reaches the server."""
+
+
+def _decode(body: bytes) -> dict[str, Any]:
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return {"message": body[:300].decode(errors="replace")}
+    return doc if isinstance(doc, dict) else {"message": str(doc)[:300]}
+
+
+class KubeApi:
+    def __init__(
+        self,
+        api_client: client.ApiClient,
+        cluster: str,
+        *,
+        bucket: TokenBucket,
+        request_timeout: float = 30.0,
+        write_gate: Callable[[], None] | None = None,
+        dry_run: bool = False,
+        on_dry_run: Callable[[str, str, Any], None] | None = None,
+    ) -> None:
+        self._client = api_client
+        self.cluster = cluster
+        self._bucket = bucket
+        self._timeout = request_timeout
+        self._write_gate = write_gate
+        self.dry_run = dry_run
+        self._on_dry_run = on_dry_run
+
+    # ---- transport -----------------------------------------------------------------------------------------
+    async def _open(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: list[tuple[str, str]] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        timeout: aiohttp.ClientTimeout | None = None,
+    ) -> aiohttp.ClientResponse:
+        return await self._client.call_api(
+            path,
+            method,
+            query_params=query or [],
+            header_params={"Content-Type": content_type, "Accept": "application/json"},
+            body=body,
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _request_timeout=timeout or aiohttp.ClientTimeout(total=self._timeout),
+        )
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        verb: str,
+        query: list[tuple[str, str]] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> dict[str, Any]:
+        """One rate-limited request; returns the decoded body, raises ApiError on any non-2xx answer."""
+        if method in WRITE_VERBS and self._write_gate:
+            self._write_gate()
+        await self._bucket.acquire()
+        started = time.monotonic()
+        code = "error"
+        try:
+            resp = await self._open(method, path, query=query, body=body, content_type=content_type)
+            try:
+                data = await resp.read()
+                code = str(resp.status)
+                if resp.status >= 300:
+                    raise ApiError.from_status(resp.status, data, resp.headers.get("Retry-After"))
+                return _decode(data) if data else {}
+            finally:
+                resp.release()
+        finally:
+            metrics.API_REQUESTS.labels(self.cluster, verb, code).inc()
+            metrics.API_DURATION.labels(self.cluster, verb).observe(time.monotonic() - started)
+
+    # ---- reads ---------------------------------------------------------------------------------------------
+    async def get(self, res: Resource, namespace: str | None, name: str) -> dict[str, Any] | None:
+        try:
+            return await self.request("GET", res.path(namespace, name), verb="get")
+        except ApiError as e:
+            if e.not_found:
+                return None
+            raise
+
+    async def list_page(
+        self,
+        res: Resource,
+        namespace: str | None = None,
+        *,
+        label_selector: str = "",
+        field_selector: str = "",
+        limit: int = 500,
+        continue_token: str = "",
+    ) -> dict[str, Any]:
+        query = [("limit", str(limit))]
+        if label_selector:
+            query.append(("labelSelector", label_selector))
+        if field_selector:
+            query.append(("fieldSelector", field_selector))
+        if continue_token:
+            query.append(("continue", continue_token))
+        return await self.request("GET", res.path(namespace), verb="list", query=query)
+
+    async def watch(
+        self,
+        res: Resource,
+        namespace: str | None,
+        *,
+        resource_version: str,
+        timeout_seconds: int,
+        label_selector: str = "",
+        field_selector: str = "",
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Yield watch events (bookmarks included) until the server ends the stream; ERROR events raise."""
+        query = [
+            ("watch", "true"),
+            ("allowWatchBookmarks", "true"),
+            ("resourceVersion", resource_version),
+            ("timeoutSeconds", str(timeout_seconds)),
+        ]
+        if label_selector:
+            query.append(("labelSelector", label_selector))
+        if field_selector:
+            query.append(("fieldSelector", field_selector))
+        timeout = aiohttp.ClientTimeout(total=None, connect=self._timeout, sock_read=timeout_seconds + 30)
+        await self._bucket.acquire()
+        resp = await self._open("GET", res.path(namespace), query=query, timeout=timeout)
+        metrics.API_REQUESTS.labels(self.cluster, "watch", str(resp.status)).inc()
+        try:
+            if resp.status >= 300:
+                raise ApiError.from_status(resp.status, await resp.read())
+            async for line in _lines(resp.content):
+                event = json.loads(line)
+                if event.get("type") == "ERROR":
+                    raise ApiError.from_status(500, event.get("object") or {})
+                yield event
+        finally:
+            resp.release()
+
+    # ---- writes --------------------------------------------------------------------------------------------
+    def _dry(self, action: str, path: str, body: Any) -> dict[str, Any] | None:
+        if not self.dry_run:
+            return None
+        if self._on_dry_run:
+            self._on_dry_run(action, path, body)
+        return dict(body) if isinstance(body, dict) else {}
+
+    async def create(
+        self, res: Resource, namespace: str | None, body: dict[str, Any], subresource: str | None = None
+    ) -> dict[str, Any]:
+        path = res.path(namespace, body["metadata"]["name"], subresource) if subresource else res.path(namespace)
+        if (dry := self._dry("create", path, body)) is not None:
+            return dry
+        return await self.request("POST", path, verb="create", body=body)
+
+    async def patch(
+        self,
+        res: Resource,
+        namespace: str | None,
+        name: str,
+        patch: Any,
+        *,
+        subresource: str | None = None,
+        patch_type: str = "merge",
+    ) -> dict[str, Any]:
+        path = res.path(namespace, name, subresource)
+        if (dry := self._dry("patch", path, patch)) is not None:
+            return dry
+        return await self.request("PATCH", path, verb="patch", body=patch, content_type=PATCH_TYPES[patch_type])
+
+    async def replace(self, res: Resource, namespace: str | None, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        path = res.path(namespace, name)
+        if (dry := self._dry("update", path, body)) is not None:
+            return dry
+        return await self.request("PUT", path, verb="update", body=body)
+
+    async def delete(
+        self,
+        res: Resource,
+        namespace: str | None,
+        name: str,
+        *,
+        grace_seconds: int | None = None,
+        uid: str | None = None,
+        resource_version: str | None = None,
+    ) -> bool:
+        """Delete with optional grace and UID/resourceVersion preconditions; False if it was already gone."""
+        body: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if grace_seconds is not None:
+            body["gracePeriodSeconds"] = grace_seconds
+        preconditions = {k: v for k, v in (("uid", uid), ("resourceVersion", resource_version)) if v}
+        if preconditions:
+            body["preconditions"] = preconditions
+        path = res.path(namespace, name)
+        if self._dry("delete", path, body) is not None:
+            return True
+        try:
+            await self.request("DELETE", path, verb="delete", body=body)
+        except ApiError as e:
+            if e.not_found:
+                return False
+            raise
+        return True
+
+
+async def _lines(stream: aiohttp.StreamReader) -> AsyncIterator[bytes]:
+    """Split a chunked stream into lines without aiohttp's per-line size limit (objects can be ~1.5 MiB)."""
+    buffer = b""
+    async for chunk in stream.iter_any():
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        for line in lines:
+            if line.strip():
+                yield line
+    if buffer.strip():
+        yield buffer

@@ -1,0 +1,44 @@
+"""Secrets (SPEC §6.4): like ConfigMaps, synced only while used. Service-account-token Secrets become Opaque on
+the host (the host must not treat them as its own tokens); a changed type or immutable content is recreated.
+Secret data is compared and written, never logged."""
+
+from __future__ import annotations
+
+from syncer.kube.resources import PODS, SECRETS
+from translators.configmaps import immutable_and_changed, is_used
+from translators.kind import KindSpec, Obj, SyncContext, Trigger
+from translators.references import referenced_keys
+
+SA_TOKEN_TYPE = "kubernetes.io/service-account-token"
+CONTENT = ("data",)
+
+
+def pods_referencing(pod: Obj) -> list[str]:
+    return referenced_keys(pod, "secrets")
+
+
+def host_type(secret: Obj) -> str:
+    kind = secret.get("type") or "Opaque"
+    return "Opaque" if kind == SA_TOKEN_TYPE else kind
+
+
+def desired(ctx: SyncContext, secret: Obj) -> Obj:
+    body = {key: secret[key] for key in ("data", "immutable") if key in secret}
+    body["type"] = host_type(secret)
+    return body
+
+
+def must_recreate(host: Obj, want: Obj) -> bool:
+    return (host.get("type") or "Opaque") != want["type"] or immutable_and_changed(host, want, CONTENT)
+
+
+KIND = KindSpec(
+    name="secrets",
+    resource=SECRETS,
+    owned=("data", "immutable", "type"),
+    desired=desired,
+    should_sync=lambda ctx, s: is_used(ctx, s, sync_all=ctx.config.sync_all_secrets, index="secrets"),
+    must_recreate=must_recreate,
+    virtual_indexes={PODS: {"secrets": pods_referencing}},
+    triggers=(Trigger("virtual", PODS, pods_referencing),),
+)
