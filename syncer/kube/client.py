@@ -11,13 +11,18 @@ import yaml
 from kubernetes_asyncio import client, config
 
 
+def _check_kubeconfig(path: str | Path) -> None:
+    """A readable YAML file with clusters, so a wrong path gets a plain message instead of the client's own."""
+    doc = yaml.safe_load(Path(path).read_text())
+    if not isinstance(doc, dict) or not doc.get("clusters"):
+        raise ValueError(f"{path} is not a kubeconfig file (no clusters)")
+
+
 async def load_configuration(kubeconfig: str | Path | None) -> client.Configuration:
     """Configuration from a kubeconfig file, or the in-cluster service account when `kubeconfig` is empty."""
     cfg = client.Configuration()
     if kubeconfig:
-        doc = yaml.safe_load(Path(kubeconfig).read_text())
-        if not isinstance(doc, dict) or not doc.get("clusters"):
-            raise ValueError(f"{kubeconfig} is not a kubeconfig file (no clusters)")
+        _check_kubeconfig(kubeconfig)
         await config.load_kube_config(config_file=str(kubeconfig), client_configuration=cfg, persist_config=False)
     else:
         config.load_incluster_config(client_configuration=cfg)
