@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: dev test unit lint fmt controlplane venv clean
+.PHONY: dev test unit lint fmt docs controlplane venv clean
 
 dev: controlplane venv  ## host + virtual clusters (and the syncer) on this machine; Ctrl-C stops them
 	$(BIN)/vcsync dev $(ARGS)
@@ -17,10 +17,14 @@ unit: venv  ## pure tests only, no control plane
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python -m syncer.docs --check
 
 fmt: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+docs: venv  ## regenerate README.md's kinds and flags tables from the code
+	$(BIN)/python -m syncer.docs
 
 controlplane:  ## build (once, cached by version) kube-apiserver & co., etcd and kwok from Go modules
 	@bash hack/controlplane/build.sh >/dev/null

@@ -5,8 +5,6 @@ and out comes a validated Config, or a ConfigError whose one sentence names the 
 from __future__ import annotations
 
 import argparse
-import ipaddress
-import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -15,6 +13,18 @@ from typing import Any, NamedTuple, NoReturn
 
 import yaml
 
+from syncer.flagvalues import (
+    check_cidr,
+    check_dns_label,
+    check_positive,
+    one_of,
+    parse_bind_address,
+    parse_dns_service,
+    parse_duration,
+    parse_image_rule,
+    parse_node_selector,
+    parse_toleration,
+)
 from syncer.kinds import KindError, resolve_kinds
 
 SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
@@ -36,129 +46,10 @@ LATER_OPTION_PREFIX = "reserved-resource-"
 POD_SECURITY_STANDARDS = ("privileged", "baseline", "restricted")
 LOG_FORMATS = ("json", "console")
 LOG_LEVELS = ("debug", "info", "warning", "error")
-TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
-
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-_LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
-_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|h|m|s)")
-_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 class ConfigError(Exception):
     """Invalid configuration input; the message is one sentence naming it."""
-
-
-def parse_duration(text: str) -> float:
-    """`15s`, `1m`, `1m30s`, `500ms`, `1h` or plain seconds (`15`, `2.5`) as float seconds."""
-    if _SECONDS.fullmatch(text):
-        return float(text)
-    if not re.fullmatch(f"(?:{_DURATION_PART.pattern})+", text):
-        raise ValueError(f"{text!r} is not a duration like 15s, 1m30s, 500ms or a number of seconds")
-    return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _DURATION_PART.findall(text))
-
-
-def parse_node_selector(text: str) -> dict[str, str]:
-    """`k=v,k2=v2` as a dict; set-based and inequality expressions are refused."""
-    selector: dict[str, str] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        key, equals, value = (part.strip() for part in item.partition("="))
-        if not equals or key.endswith("!") or value.startswith("="):
-            raise ValueError(f"{item!r} is not a key=value pair; selector expressions are not supported")
-        selector[_check_label_key(key)] = _check_label_value(value)
-    return selector
-
-
-def parse_toleration(entry: str) -> dict[str, str]:
-    """`key[=value][:Effect]` or `*` as a Kubernetes toleration: operator Equal with a value, Exists without one."""
-    if entry == "*":
-        return {"operator": "Exists"}
-    head, colon, effect = entry.partition(":")
-    if colon and effect not in TAINT_EFFECTS:
-        raise ValueError(f"{entry!r} has taint effect {effect!r}, expected one of {', '.join(TAINT_EFFECTS)}")
-    key, equals, value = head.partition("=")
-    toleration = {"key": _check_label_key(key), "operator": "Equal" if equals else "Exists"}
-    if equals:
-        toleration["value"] = _check_label_value(value)
-    if colon:
-        toleration["effect"] = effect
-    return toleration
-
-
-def parse_image_rule(entry: str) -> tuple[str, str]:
-    """`from=to` as the pair of exact image strings `--translate-image` maps between."""
-    source, equals, target = entry.partition("=")
-    if not (equals and source and target) or "=" in target or any(c.isspace() for c in entry):
-        raise ValueError(f"{entry!r} is not a from=to image mapping")
-    return source, target
-
-
-def parse_bind_address(text: str) -> tuple[str, int] | None:
-    """`:8080`, `127.0.0.1:8080` or `[::1]:8080` as (host, port), host "" meaning every interface; `0` (disabled) is
-    None."""
-    if text == "0":
-        return None
-    host, colon, port = text.rpartition(":")
-    host = host.removeprefix("[").removesuffix("]")
-    try:
-        if not (colon and re.fullmatch(r"[0-9]{1,5}", port) and 0 < int(port) < 65536):
-            raise ValueError
-        if host:
-            ipaddress.ip_address(host)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a bind address like :8080, 127.0.0.1:8080 or 0") from None
-    return host, int(port)
-
-
-def parse_dns_service(text: str) -> tuple[str, str]:
-    """`namespace/name` of the virtual DNS Service."""
-    namespace, slash, name = text.partition("/")
-    if not (slash and _DNS_LABEL.fullmatch(namespace) and _DNS_LABEL.fullmatch(name)):
-        raise ValueError(f"{text!r} is not a namespace/name Service reference")
-    return namespace, name
-
-
-def _check_dns_label(text: str) -> str:
-    if len(text) > 63 or not _DNS_LABEL.fullmatch(text):
-        raise ValueError(
-            f"{text!r} is not a DNS-1123 label (lower-case letters, digits and '-', at most 63 characters)"
-        )
-    return text
-
-
-def _check_label_key(key: str) -> str:
-    prefix, slash, name = key.rpartition("/")
-    bad_prefix = slash and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix))
-    if bad_prefix or len(name) > 63 or not _LABEL_NAME.fullmatch(name):
-        raise ValueError(f"{key!r} is not a valid label key")
-    return key
-
-
-def _check_label_value(value: str) -> str:
-    if value and (len(value) > 63 or not _LABEL_NAME.fullmatch(value)):
-        raise ValueError(f"{value!r} is not a valid label value")
-    return value
-
-
-def _check_cidr(text: str) -> None:
-    try:
-        ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a CIDR like 10.0.0.0/8") from None
-
-
-def _check_positive(value: float) -> None:
-    if not 0 < value < math.inf:
-        raise ValueError(f"{value:g} is not a positive number")
-
-
-def _one_of(*allowed: str) -> Callable[[str], None]:
-    def check(value: str) -> None:
-        if value not in allowed:
-            raise ValueError(f"{value!r} is not one of {', '.join(allowed)}")
-
-    return check
 
 
 @dataclass(frozen=True)
@@ -197,11 +88,11 @@ def _bool(name: str, default: bool, help: str) -> Flag:
 
 
 def _num(name: str, type_: type, default: float, help: str) -> Flag:
-    return Flag(name, type_, type_(default), help, check=_check_positive)
+    return Flag(name, type_, type_(default), help, check=check_positive)
 
 
 def _dur(name: str, seconds: float, help: str) -> Flag:
-    return Flag(name, float, float(seconds), help, is_duration=True, check=_check_positive)
+    return Flag(name, float, float(seconds), help, is_duration=True, check=check_positive)
 
 
 def _list(name: str, help: str, check: Callable[[str], object] | None = None, shown_default: str = "") -> Flag:
@@ -209,7 +100,7 @@ def _list(name: str, help: str, check: Callable[[str], object] | None = None, sh
 
 
 FLAGS: tuple[Flag, ...] = (
-    _str("name", "vcluster", "S, the vcluster name used in all host names and markers", check=_check_dns_label),
+    _str("name", "vcluster", "S, the vcluster name used in all host names and markers", check=check_dns_label),
     _str(
         "target-namespace", "", "T, the host namespace receiving all namespaced objects", shown_default="own namespace"
     ),
@@ -246,10 +137,10 @@ FLAGS: tuple[Flag, ...] = (
         "pod-security-standard",
         "baseline",
         "Pod Security Standard level pods must meet: " + ", ".join(POD_SECURITY_STANDARDS),
-        check=_one_of(*POD_SECURITY_STANDARDS),
+        check=one_of(*POD_SECURITY_STANDARDS),
     ),
     _bool("allow-external-ips", False, "copy Service externalIPs down"),
-    _list("endpoints-allowed-cidrs", "extra CIDRs allowed in endpoints", _check_cidr),
+    _list("endpoints-allowed-cidrs", "extra CIDRs allowed in endpoints", check_cidr),
     _num("host-qps", float, 40, "host client rate limit (requests per second)"),
     _num("host-burst", int, 80, "host client burst"),
     _num("virtual-qps", float, 1000, "virtual client rate limit (requests per second)"),
@@ -263,8 +154,8 @@ FLAGS: tuple[Flag, ...] = (
     _dur("retry-period", 2, "leader election retry period"),
     _str("metrics-bind-address", ":8080", "/metrics address; 0 disables", check=parse_bind_address),
     _str("health-bind-address", ":8081", "/healthz and /readyz address; 0 disables", check=parse_bind_address),
-    _str("log-format", "json", "log format: " + ", ".join(LOG_FORMATS), check=_one_of(*LOG_FORMATS)),
-    _str("log-level", "info", "log level: " + ", ".join(LOG_LEVELS), check=_one_of(*LOG_LEVELS)),
+    _str("log-format", "json", "log format: " + ", ".join(LOG_FORMATS), check=one_of(*LOG_FORMATS)),
+    _str("log-level", "info", "log level: " + ", ".join(LOG_LEVELS), check=one_of(*LOG_LEVELS)),
     _bool("dry-run", False, "compute and log every write, make none and take no lease"),
 )
 _BY_NAME = {flag.name: flag for flag in FLAGS}
@@ -549,7 +440,7 @@ def _enabled_kinds(sync: _Setting, sync_all_nodes: bool) -> frozenset[str]:
 def _label(setting: _Setting) -> str:
     """The setting's value if it is empty or a valid DNS-1123 label."""
     try:
-        return setting.value and _check_dns_label(setting.value)
+        return setting.value and check_dns_label(setting.value)
     except ValueError as e:
         raise ConfigError(f"{setting.where}: {e}") from None
 
