@@ -13,6 +13,7 @@ import pytest
 from kubernetes_asyncio import client
 
 from syncer.controlplane import Cluster, ClusterPair, ControlPlaneError, assets
+from tests import syncer_process
 from tests.support import fresh_namespace
 
 _PAIR: ClusterPair | None = None
@@ -98,6 +99,26 @@ async def virtual_namespace(virtual_api: client.ApiClient, request: pytest.Fixtu
         yield ns
 
 
+@pytest.fixture
+async def run_syncer(cluster_pair: ClusterPair, host_namespace: str, tmp_path):
+    """Factory: `await run_syncer("--flag", ...)` starts `vcsync run` into the test's host namespace (also its own
+    namespace) and waits for /readyz; every syncer started is stopped after the test."""
+    started: list[syncer_process.Syncer] = []
+
+    async def start(*args: str, name: str = "vc", target: str | None = None, wait: bool = True):
+        syncer = syncer_process.Syncer(cluster_pair, name=name, target=target or host_namespace, args=args,
+                                       log_path=tmp_path / f"syncer-{len(started)}.log")
+        started.append(syncer)
+        await syncer.start()
+        if wait:
+            await syncer.wait_ready()
+        return syncer
+
+    yield start
+    for syncer in started:
+        await syncer.stop()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     outcome = yield
@@ -105,3 +126,5 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     if report.failed and _PAIR is not None and "cluster_pair" in getattr(item, "fixturenames", ()):
         for name, tail in _PAIR.log_tails(15).items():
             report.sections.append((f"log tail: {name}", tail))
+        for syncer in syncer_process.RUNNING:
+            report.sections.append((f"log tail: vcsync {syncer.name}", syncer.log_tail(40)))

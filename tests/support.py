@@ -37,3 +37,14 @@ async def fresh_namespace(api: client.ApiClient, test_name: str) -> AsyncIterato
     await core.create_namespace({"metadata": {"name": name}})
     yield name
     await core.delete_namespace(name, _preload_content=False)
+
+
+async def others_gone(api: client.ApiClient, mine: str, timeout: float = 90) -> None:
+    """Wait until no other test's namespace is still terminating, so a test that counts writes sees only its own."""
+    core = client.CoreV1Api(api)
+
+    async def quiet():
+        names = [n.metadata.name for n in (await core.list_namespace()).items]
+        return not [n for n in names if n.startswith("t-") and n != mine]
+
+    await eventually(quiet, timeout, "other tests' namespaces to finish terminating")
