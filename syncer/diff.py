@@ -32,11 +32,22 @@ def get_path(obj: Obj | None, path: str) -> Any:
     return node
 
 
+def _string_map_view(value: Any) -> Obj | None:
+    """An owned map[string]string (labels, annotations, data) keeps "" values: the server stores them, so they are
+    content, not omitted defaults. None for anything that is not such a map."""
+    if not isinstance(value, dict) or not all(v is None or isinstance(v, str) for v in value.values()):
+        return None
+    return {k: v for k, v in value.items() if v is not None}
+
+
 def owned_view(obj: Obj | None, paths: tuple[str, ...]) -> Obj:
     """A nested dict holding only `paths` (dotted) of `obj`, normalised."""
     view: Obj = {}
     for path in paths:
-        value = normalise(get_path(obj, path))
+        raw = get_path(obj, path)
+        value = _string_map_view(raw)
+        if value is None:
+            value = normalise(raw)
         if _is_empty(value):
             continue
         *parents, leaf = path.split(".")

@@ -46,6 +46,12 @@ class Reflector:
                 self._restarted("timeout")
             except ApiError as e:
                 if e.gone:
+                    log.info(
+                        "resource version expired; re-listing",
+                        cluster=self.api.cluster,
+                        kind=self.res.plural,
+                        resource_version=self.resource_version,
+                    )
                     self.resource_version = ""
                     self._restarted("gone")
                     continue

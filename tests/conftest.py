@@ -106,8 +106,13 @@ async def run_syncer(cluster_pair: ClusterPair, host_namespace: str, tmp_path):
     started: list[syncer_process.Syncer] = []
 
     async def start(*args: str, name: str = "vc", target: str | None = None, wait: bool = True):
-        syncer = syncer_process.Syncer(cluster_pair, name=name, target=target or host_namespace, args=args,
-                                       log_path=tmp_path / f"syncer-{len(started)}.log")
+        syncer = syncer_process.Syncer(
+            cluster_pair,
+            name=name,
+            target=target or host_namespace,
+            args=args,
+            log_path=tmp_path / f"syncer-{len(started)}.log",
+        )
         started.append(syncer)
         await syncer.start()
         if wait:

@@ -49,13 +49,19 @@ class Core:
                 raise
 
     async def events_for(self, namespace: str, name: str) -> list[Obj]:
-        events = await self.v1.list_namespaced_event(namespace, field_selector=f"involvedObject.name={name}",
-                                                     _preload_content=False)
+        events = await self.v1.list_namespaced_event(
+            namespace, field_selector=f"involvedObject.name={name}", _preload_content=False
+        )
         return json.loads(await events.read())["items"]
 
 
-def pod(name: str, *, env_configmap: str | None = None, env_from_secret: str | None = None,
-        volume_configmap: str | None = None) -> Obj:
+def pod(
+    name: str,
+    *,
+    env_configmap: str | None = None,
+    env_from_secret: str | None = None,
+    volume_configmap: str | None = None,
+) -> Obj:
     """A pod that references ConfigMaps/Secrets the way tenants do (it stays Pending: nothing schedules it)."""
     container: Obj = {"name": "app", "image": "busybox"}
     if env_configmap:

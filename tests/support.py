@@ -36,7 +36,8 @@ async def fresh_namespace(api: client.ApiClient, test_name: str) -> AsyncIterato
     core = client.CoreV1Api(api)
     await core.create_namespace({"metadata": {"name": name}})
     yield name
-    await core.delete_namespace(name, _preload_content=False)
+    # a pooled connection may have died with a restarted apiserver: retry the delete briefly
+    await eventually(lambda: core.delete_namespace(name, _preload_content=False), 30, f"deleting namespace {name}")
 
 
 async def others_gone(api: client.ApiClient, mine: str, timeout: float = 90) -> None:

@@ -17,7 +17,7 @@ from syncer.controlplane import ClusterPair
 from syncer.controlplane.cluster import free_port
 
 WRITE_VERBS = ("create", "update", "patch", "delete")
-_SAMPLE = re.compile(r'^(\w+)(?:\{(.*)\})? (\S+)$')
+_SAMPLE = re.compile(r"^(\w+)(?:\{(.*)\})? (\S+)$")
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 RUNNING: list[Syncer] = []  # the conftest attaches their log tails to failing tests
 
@@ -27,10 +27,17 @@ class Syncer:
         self.name, self.target, self.log_path = name, target, log_path
         self.health_port, self.metrics_port = free_port(), free_port()
         self.argv = [
-            sys.executable, "-m", "syncer.cli", "run", f"--virtual-kubeconfig={pair.virtual.kubeconfig}",
-            f"--host-kubeconfig={pair.host.kubeconfig}", f"--name={name}", f"--own-namespace={target}",
+            sys.executable,
+            "-m",
+            "syncer.cli",
+            "run",
+            f"--virtual-kubeconfig={pair.virtual.kubeconfig}",
+            f"--host-kubeconfig={pair.host.kubeconfig}",
+            f"--name={name}",
+            f"--own-namespace={target}",
             f"--health-bind-address=127.0.0.1:{self.health_port}",
-            f"--metrics-bind-address=127.0.0.1:{self.metrics_port}", *args,
+            f"--metrics-bind-address=127.0.0.1:{self.metrics_port}",
+            *args,
         ]
         self.proc: asyncio.subprocess.Process | None = None
 

@@ -4,6 +4,7 @@ it only starts processes and polls /readyz, so it works the same from pytest fix
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import socket
@@ -109,7 +110,8 @@ class Cluster:
             )
 
     def _add(self, name: str, argv: list[str]) -> None:
-        self.components[name] = Component(f"{self.role}/{name}", argv, self.dir / "logs" / f"{name}.log")
+        grace = 10.0 if name == "etcd" else 2.0
+        self.components[name] = Component(f"{self.role}/{name}", argv, self.dir / "logs" / f"{name}.log", grace)
 
     def _etcd_args(self, port: int, peer: int) -> list[str]:
         peer_url = f"http://127.0.0.1:{peer}"
@@ -200,6 +202,14 @@ class Cluster:
         self.components[component].restart()
         if component in ("etcd", "kube-apiserver"):
             self.wait_apiserver(timeout)
+
+    async def restart_async(self, component: str, timeout: float = 120) -> None:
+        """`restart` for async callers: stopping and waiting run in a thread, the new process is spawned from the
+        main thread (see Component.start)."""
+        await asyncio.to_thread(self.components[component].stop)
+        self.components[component].start()
+        if component in ("etcd", "kube-apiserver"):
+            await asyncio.to_thread(self.wait_apiserver, timeout)
 
     def stop(self) -> None:
         for component in reversed(list(self.components.values())):

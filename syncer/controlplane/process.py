@@ -10,6 +10,7 @@ import ctypes
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections import deque
 from pathlib import Path
@@ -30,13 +31,18 @@ class ComponentExited(RuntimeError):
 class Component:
     """One long-running binary with fixed arguments, restartable in place."""
 
-    def __init__(self, name: str, argv: list[str], log_path: Path) -> None:
+    def __init__(self, name: str, argv: list[str], log_path: Path, stop_grace: float = 2.0) -> None:
         self.name = name
+        self.stop_grace = stop_grace
         self.argv = argv
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            # PR_SET_PDEATHSIG fires when the *forking thread* exits: a child started from a worker thread
+            # would be killed as soon as that thread ends.
+            raise RuntimeError(f"start {self.name} from the main thread")
         with self.log_path.open("ab") as log:
             log.write(f"\n==== start {time.strftime('%H:%M:%S')}: {' '.join(self.argv)}\n".encode())
             log.flush()
@@ -63,15 +69,17 @@ class Component:
                 f"{self.name} exited with code {self.proc.returncode}; last log lines:\n{self.tail(25)}"
             )
 
-    def stop(self, grace: float = 10.0) -> None:
-        """SIGTERM the process group, then SIGKILL whatever is left after `grace` seconds."""
+    def stop(self, grace: float | None = None) -> None:
+        """SIGTERM the process group, then SIGKILL whatever is left after `grace` (default: stop_grace) seconds.
+        The Kubernetes binaries drain in well under a second and then may linger in shutdown hooks, so their
+        default grace is short; etcd gets longer so its data is always consistent."""
         proc, self.proc = self.proc, None
         _LIVE.discard(self)
         if proc is None or proc.poll() is not None:
             return
         _signal_group(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(timeout=grace)
+            proc.wait(timeout=self.stop_grace if grace is None else grace)
         except subprocess.TimeoutExpired:
             _signal_group(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
 import pytest
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
@@ -91,7 +92,7 @@ async def test_token_request_issues_a_token_the_api_server_accepts(either_side):
 async def test_a_retrying_client_survives_a_host_apiserver_restart(host_cluster, host_api, host_namespace):
     core = client.CoreV1Api(host_api)
     old_pid = host_cluster.components["kube-apiserver"].pid
-    restart = asyncio.create_task(asyncio.to_thread(host_cluster.restart, "kube-apiserver"))
+    restart = asyncio.create_task(host_cluster.restart_async("kube-apiserver"))
     failures = 0
 
     async def create(i: int) -> None:
@@ -102,7 +103,7 @@ async def test_a_retrying_client_survives_a_host_apiserver_restart(host_cluster,
                     host_namespace, {"metadata": {"name": f"cm-{i}"}}, _request_timeout=5
                 )
                 return
-            except (TimeoutError, ApiException, OSError) as e:
+            except (TimeoutError, ApiException, OSError, aiohttp.ClientError) as e:
                 if isinstance(e, ApiException) and e.status == 409:
                     return  # the write landed just before the connection dropped
                 failures += 1

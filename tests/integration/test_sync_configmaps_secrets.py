@@ -62,8 +62,9 @@ async def test_configmap_used_by_a_pod_syncs_with_markers_and_an_unused_one_does
     run_syncer, v, h, virtual_namespace, host_namespace
 ):
     vns, t = virtual_namespace, host_namespace
-    used = await v.create("config_map", vns, {"metadata": {"name": "used", "labels": {"app": "shop"}},
-                                              "data": {"a": "1"}})
+    used = await v.create(
+        "config_map", vns, {"metadata": {"name": "used", "labels": {"app": "shop"}}, "data": {"a": "1"}}
+    )
     await v.create("config_map", vns, {"metadata": {"name": "unused"}, "data": {"a": "1"}})
     await create_pod(v, vns, pod("web", env_configmap="used"))
     await run_syncer()
@@ -71,8 +72,11 @@ async def test_configmap_used_by_a_pod_syncs_with_markers_and_an_unused_one_does
     copy = await on_host(h, "config_map", t, "used", vns)
     assert copy["metadata"]["name"] == f"used-x-{vns}-x-{S}"
     assert copy["data"] == {"a": "1"}
-    assert copy["metadata"]["labels"] == {"app": "shop", "vcluster.loft.sh/managed-by": S,
-                                          "vcluster.loft.sh/namespace": vns}
+    assert copy["metadata"]["labels"] == {
+        "app": "shop",
+        "vcluster.loft.sh/managed-by": S,
+        "vcluster.loft.sh/namespace": vns,
+    }
     annotations = copy["metadata"]["annotations"]
     assert annotations["vcluster.loft.sh/object-name"] == "used"
     assert annotations["vcluster.loft.sh/object-namespace"] == vns
@@ -87,9 +91,18 @@ async def test_force_synced_secret_is_opaque_on_host_and_its_data_never_logged(
     run_syncer, v, h, virtual_namespace, host_namespace
 ):
     vns, t = virtual_namespace, host_namespace
-    await v.create("secret", vns, {"metadata": {"name": "token", "annotations": {
-        "vcluster.loft.sh/force-sync": "true", "kubernetes.io/service-account.name": "default"}},
-        "type": "kubernetes.io/service-account-token", "stringData": {"token": "s3cr3t-value"}})
+    await v.create(
+        "secret",
+        vns,
+        {
+            "metadata": {
+                "name": "token",
+                "annotations": {"vcluster.loft.sh/force-sync": "true", "kubernetes.io/service-account.name": "default"},
+            },
+            "type": "kubernetes.io/service-account-token",
+            "stringData": {"token": "s3cr3t-value"},
+        },
+    )
     await v.create("secret", vns, {"metadata": {"name": "plain"}, "stringData": {"k": "v"}})
     syncer = await run_syncer()
 
@@ -123,8 +136,9 @@ async def test_updates_and_deletes_propagate_and_the_last_user_leaving_removes_t
     await on_host(h, "config_map", t, "cfg", vns)
     await on_host(h, "secret", t, "creds", vns)
 
-    await v.patch("config_map", vns, "cfg", {"data": {"a": "changed", "b": None}, "metadata": {
-        "annotations": {"team": "blue"}}})
+    await v.patch(
+        "config_map", vns, "cfg", {"data": {"a": "changed", "b": None}, "metadata": {"annotations": {"team": "blue"}}}
+    )
     copy = await on_host(h, "config_map", t, "cfg", vns, data={"a": "changed"})
     assert copy["metadata"]["annotations"]["team"] == "blue"
 
@@ -138,14 +152,18 @@ async def test_host_copy_deleted_or_edited_by_hand_is_restored_and_host_only_key
     run_syncer, v, h, virtual_namespace, host_namespace
 ):
     vns, t = virtual_namespace, host_namespace
-    await v.create("config_map", vns, {"metadata": {"name": "cfg", "annotations": {
-        "vcluster.loft.sh/force-sync": "true"}}, "data": {"a": "1"}})
+    await v.create(
+        "config_map",
+        vns,
+        {"metadata": {"name": "cfg", "annotations": {"vcluster.loft.sh/force-sync": "true"}}, "data": {"a": "1"}},
+    )
     await run_syncer()
     name = host_name("cfg", vns, S)
     await on_host(h, "config_map", t, "cfg", vns)
 
-    await h.patch("config_map", t, name, {"data": {"a": "tampered"}, "metadata": {"annotations": {
-        "host-admin/note": "keep me"}}})
+    await h.patch(
+        "config_map", t, name, {"data": {"a": "tampered"}, "metadata": {"annotations": {"host-admin/note": "keep me"}}}
+    )
     copy = await on_host(h, "config_map", t, "cfg", vns, data={"a": "1"})
     assert copy["metadata"]["annotations"]["host-admin/note"] == "keep me"
 
@@ -159,8 +177,11 @@ async def test_unmanaged_host_object_is_left_untouched_and_the_virtual_object_ge
     vns, t = virtual_namespace, host_namespace
     name = host_name("cfg", vns, S)
     await h.create("config_map", t, {"metadata": {"name": name}, "data": {"owner": "someone else"}})
-    await v.create("config_map", vns, {"metadata": {"name": "cfg", "annotations": {
-        "vcluster.loft.sh/force-sync": "true"}}, "data": {"a": "1"}})
+    await v.create(
+        "config_map",
+        vns,
+        {"metadata": {"name": "cfg", "annotations": {"vcluster.loft.sh/force-sync": "true"}}, "data": {"a": "1"}},
+    )
     await run_syncer()
 
     async def warning():
@@ -179,11 +200,21 @@ async def test_unmanaged_host_object_is_left_untouched_and_the_virtual_object_ge
 async def test_managed_orphan_on_the_host_is_deleted_at_startup(run_syncer, h, virtual_namespace, host_namespace):
     vns, t = virtual_namespace, host_namespace
     name = host_name("ghost", vns, S)
-    await h.create("config_map", t, {"metadata": {
-        "name": name,
-        "labels": {"vcluster.loft.sh/managed-by": S, "vcluster.loft.sh/namespace": vns},
-        "annotations": {"vcluster.loft.sh/object-name": "ghost", "vcluster.loft.sh/object-namespace": vns,
-                        "vcluster.loft.sh/object-kind": "/v1, Kind=ConfigMap"}}})
+    await h.create(
+        "config_map",
+        t,
+        {
+            "metadata": {
+                "name": name,
+                "labels": {"vcluster.loft.sh/managed-by": S, "vcluster.loft.sh/namespace": vns},
+                "annotations": {
+                    "vcluster.loft.sh/object-name": "ghost",
+                    "vcluster.loft.sh/object-namespace": vns,
+                    "vcluster.loft.sh/object-kind": "/v1, Kind=ConfigMap",
+                },
+            }
+        },
+    )
     await run_syncer()
     assert await h.get("config_map", t, name) is None  # ready => every managed host key processed once
 
@@ -195,8 +226,9 @@ async def test_a_restart_with_everything_in_sync_makes_zero_writes(
     await others_gone(virtual_api, vns)
     await h.create("service", t, {"metadata": {"name": S}, "spec": {"ports": [{"port": 443}]}})
     for i in range(5):
-        await v.create("config_map", vns, {"metadata": {"name": f"cm{i}", "labels": {"release": "x"}},
-                                           "data": {"a": str(i)}})
+        await v.create(
+            "config_map", vns, {"metadata": {"name": f"cm{i}", "labels": {"release": "x"}}, "data": {"a": str(i)}}
+        )
         await v.create("secret", vns, {"metadata": {"name": f"s{i}"}, "stringData": {"a": str(i)}})
         await create_pod(v, vns, pod(f"p{i}", env_configmap=f"cm{i}", env_from_secret=f"s{i}"))
     first = await run_syncer()
@@ -213,21 +245,26 @@ async def test_a_restart_with_everything_in_sync_makes_zero_writes(
 async def test_host_copies_are_owned_by_the_vcluster_service(run_syncer, v, h, virtual_namespace, host_namespace):
     vns, t = virtual_namespace, host_namespace
     service = await h.create("service", t, {"metadata": {"name": S}, "spec": {"ports": [{"port": 443}]}})
-    await v.create("config_map", vns, {"metadata": {"name": "cfg", "annotations": {
-        "vcluster.loft.sh/force-sync": "true"}}})
+    await v.create(
+        "config_map", vns, {"metadata": {"name": "cfg", "annotations": {"vcluster.loft.sh/force-sync": "true"}}}
+    )
     await run_syncer()
 
     copy = await on_host(h, "config_map", t, "cfg", vns)
-    assert copy["metadata"]["ownerReferences"] == [{"apiVersion": "v1", "kind": "Service", "name": S,
-                                                    "uid": service["metadata"]["uid"], "controller": False}]
+    assert copy["metadata"]["ownerReferences"] == [
+        {"apiVersion": "v1", "kind": "Service", "name": S, "uid": service["metadata"]["uid"], "controller": False}
+    ]
 
 
 async def test_two_vclusters_in_one_namespace_keep_to_their_own_objects(
     run_syncer, v, h, virtual_namespace, host_namespace
 ):
     vns, t = virtual_namespace, host_namespace
-    await v.create("config_map", vns, {"metadata": {"name": "same", "annotations": {
-        "vcluster.loft.sh/force-sync": "true"}}, "data": {"a": "1"}})
+    await v.create(
+        "config_map",
+        vns,
+        {"metadata": {"name": "same", "annotations": {"vcluster.loft.sh/force-sync": "true"}}, "data": {"a": "1"}},
+    )
     one = await run_syncer(name="one")
     await run_syncer(name="two")
     ones = await eventually(lambda: h.get("config_map", t, host_name("same", vns, "one")), 30, "one's copy")

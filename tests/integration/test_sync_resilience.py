@@ -1,0 +1,96 @@
+"""The engine keeps going when the API servers do not: watches survive host and virtual apiserver restarts, and a
+410 Gone after an etcd compaction re-lists without missing a change or writing twice. Dry run writes nothing."""
+
+from __future__ import annotations
+
+import signal
+
+import aiohttp
+import pytest
+
+from syncer.controlplane import Cluster
+from tests.integration.test_sync_configmaps_secrets import S, gone_from_host, on_host
+from tests.kube import Core
+from tests.support import eventually, others_gone
+from translators.names import host_name
+
+pytestmark = pytest.mark.controlplane
+FORCED = {"vcluster.loft.sh/force-sync": "true"}
+
+
+@pytest.fixture
+def v(virtual_api) -> Core:
+    return Core(virtual_api)
+
+
+@pytest.fixture
+def h(host_api) -> Core:
+    return Core(host_api)
+
+
+async def compact_etcd(cluster: Cluster) -> int:
+    """Compact the cluster's etcd at its current revision (through etcd's JSON gateway); returns the revision."""
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{cluster.etcd_url}/v3/kv/range", json={"key": "AA=="}) as resp:
+            revision = int((await resp.json())["header"]["revision"])
+        async with session.post(
+            f"{cluster.etcd_url}/v3/kv/compaction", json={"revision": str(revision), "physical": True}
+        ) as resp:
+            assert resp.status == 200, await resp.text()
+    return revision
+
+
+async def test_watches_survive_host_and_virtual_apiserver_restarts(
+    run_syncer, cluster_pair, v, h, virtual_namespace, host_namespace
+):
+    vns, t = virtual_namespace, host_namespace
+    syncer = await run_syncer()
+    for cluster in (cluster_pair.virtual, cluster_pair.host):
+        await cluster.restart_async("kube-apiserver")
+        name = f"after-{cluster.role}-restart"
+        await v.create("config_map", vns, {"metadata": {"name": name, "annotations": FORCED}, "data": {"a": "1"}})
+        await on_host(h, "config_map", t, name, vns, timeout=60)
+    assert await syncer.metric("vcsync_watch_restarts_total") >= 2
+
+
+async def test_relist_after_an_etcd_compaction_misses_no_change_and_writes_once(
+    run_syncer, cluster_pair, v, h, virtual_api, virtual_namespace, host_namespace
+):
+    vns, t = virtual_namespace, host_namespace
+    await others_gone(virtual_api, vns)
+    await v.create("config_map", vns, {"metadata": {"name": "old", "annotations": FORCED}, "data": {"a": "1"}})
+    syncer = await run_syncer()
+    await on_host(h, "config_map", t, "old", vns)
+    writes_before = await syncer.writes("host")
+
+    syncer.send(signal.SIGSTOP)  # it must not see these changes on its open watch: cut that first
+    try:
+        await cluster_pair.virtual.restart_async("kube-apiserver")
+        await v.delete("config_map", vns, "old")
+        await v.create("config_map", vns, {"metadata": {"name": "new", "annotations": FORCED}, "data": {"b": "2"}})
+        await compact_etcd(cluster_pair.virtual)
+        await cluster_pair.virtual.restart_async("kube-apiserver")  # a fresh watch cache: old versions are gone
+    finally:
+        syncer.send(signal.SIGCONT)
+
+    await on_host(h, "config_map", t, "new", vns, timeout=60)
+    await gone_from_host(h, "config_map", t, "old", vns)
+    assert await syncer.metric("vcsync_watch_restarts_total", cluster="virtual", reason="gone") >= 1
+    assert await syncer.writes("host") - writes_before == 2  # one create, one delete: nothing twice
+
+
+async def test_dry_run_logs_the_writes_it_would_make_and_makes_none(
+    run_syncer, v, h, virtual_namespace, host_namespace
+):
+    vns, t = virtual_namespace, host_namespace
+    await v.create("config_map", vns, {"metadata": {"name": "cfg", "annotations": FORCED}, "data": {"a": "1"}})
+    syncer = await run_syncer("--dry-run")
+
+    async def logged():
+        return f'"host_name": "{host_name("cfg", vns, S)}"' in syncer.log_text()
+
+    await eventually(logged, 30, "the intended create in the log")
+    line = next(ln for ln in syncer.log_text().splitlines() if host_name("cfg", vns, S) in ln)
+    assert '"result": "dry_run"' in line and '"action": "create"' in line and '"data.a"' in line
+    assert await h.get("config_map", t, host_name("cfg", vns, S)) is None
+    assert await syncer.writes() == 0
