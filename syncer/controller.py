@@ -121,10 +121,10 @@ class Controller:
         except ApiError as e:
             result = await self._handle_api_error(key, e)
         except (OSError, TimeoutError) as e:
-            log.warning("sync failed", kind=self.spec.name, key=key, error=str(e) or type(e).__name__)
+            log.warning("sync failed", **self._fields(key, "skip"), error=str(e) or type(e).__name__)
             self.queue.add_rate_limited(key)
         except Exception:  # a bug must not kill the worker: report it without details, back off
-            log.error("internal error", kind=self.spec.name, key=key, error=traceback.format_exc())
+            log.error("internal error", **self._fields(key, "skip"), error=traceback.format_exc())
             await self._report(key, SyncFailure("internal", "internal error"))
             self.queue.add_rate_limited(key)
         finally:
@@ -142,7 +142,7 @@ class Controller:
         if reason:
             await self._report(key, SyncFailure(reason, e.message))
         else:
-            log.warning("sync failed", kind=self.spec.name, key=key, error=str(e))
+            log.warning("sync failed", **self._fields(key, "skip"), error=str(e))
         self.queue.add_rate_limited(key)
         return "error"
 
@@ -150,11 +150,22 @@ class Controller:
         if failure.reason:
             metrics.SYNC_ERRORS.labels(self.spec.name, failure.reason).inc()
         vobj = self.vstore.get(key)
-        log.warning("sync refused", kind=self.spec.name, key=key, reason=failure.reason, error=failure.message)
+        log.warning("sync refused", **self._fields(key, "event"), reason=failure.reason, error=failure.message)
         if vobj is not None:
             ns, name = self.names.to_host(vobj["metadata"]["namespace"], vobj["metadata"]["name"])
             message = scrub(failure.message, name, vobj["metadata"]["name"], ns or "")
             await self.engine.recorder.warn(vobj, failure.event, message)
+
+    def _fields(self, key: str, action: str) -> dict[str, Any]:
+        """What every log line about an object carries: kind, virtual namespace/name, host name, action."""
+        vns, _, vname = key.partition("/")
+        return {
+            "kind": self.spec.name,
+            "vns": vns,
+            "vname": vname,
+            "host_name": self.names.to_host(vns, vname)[1],
+            "action": action,
+        }
 
     # ---- reconcile -----------------------------------------------------------------------------------------
     async def reconcile(self, key: str) -> str:
@@ -243,14 +254,6 @@ class Controller:
             raise SyncFailure(None, "object is changing too often; pausing its sync", event=SYNC_WARNING)
 
     def _log_write(self, action: str, host_name: str, key: str, paths: list[str]) -> None:
-        vns, _, vname = key.partition("/")
-        log.info(
-            f"{action} host object",
-            kind=self.spec.name,
-            vns=vns,
-            vname=vname,
-            host_name=host_name,
-            action=action,
-            changed=paths[:20],
-            result="dry_run" if self.engine.host_api.dry_run else "ok",
-        )
+        result = "dry_run" if self.engine.host_api.dry_run else "ok"
+        fields = {**self._fields(key, action), "host_name": host_name}
+        log.info(f"{action} host object", **fields, changed=paths[:20], result=result)
