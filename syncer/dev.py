@@ -1,6 +1,7 @@
-"""`vcsync dev`: one command from a fresh clone to a running host + virtual cluster pair. It obtains the
-binaries (building them once), starts both clusters, prints ready-to-paste kubeconfig lines, and on Ctrl-C
-stops every process and removes its temp state (unless --keep)."""
+"""`vcsync dev`: one command from a fresh clone to a working setup. It obtains the binaries (building them once),
+starts both clusters, runs `vcsync run` between them (as the sidecar would, into host namespace `vcluster`),
+prints ready-to-paste kubeconfig lines, streams the syncer's log, and on Ctrl-C stops every process and removes
+its temp state (unless --keep)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,13 @@ import shutil
 import signal
 import sys
 import time
+from pathlib import Path
 
 from syncer.controlplane import ClusterPair, assets
+from syncer.controlplane.cluster import free_port
+from syncer.controlplane.process import Component
+
+VCLUSTER = "vcluster"  # the vcluster's name, host namespace and host Service, as a chart install would have
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,8 +42,9 @@ vcsync dev: host and virtual clusters are running (Kubernetes {version}).
   export KUBECONFIG={h}
 
 Try:
-  {kubectl} --kubeconfig {v} create deployment web --image=nginx --replicas=2
-  {kubectl} --kubeconfig {v} get pods -A
+  {kubectl} --kubeconfig {v} create configmap settings --from-literal=color=blue
+  {kubectl} --kubeconfig {v} annotate configmap settings vcluster.loft.sh/force-sync=true
+  {kubectl} --kubeconfig {h} -n {VCLUSTER} get configmaps      # settings-x-default-x-{VCLUSTER}
   {kubectl} --kubeconfig {h} get nodes -L pool
 
 Component logs: {pair.workdir}/{{host,virtual}}/logs/
@@ -54,26 +61,59 @@ def run(args: argparse.Namespace) -> int:
     pair = ClusterPair(
         nodes=args.nodes, host_port=args.host_port, virtual_port=args.virtual_port, keep=args.keep, binaries=binaries
     )
+    syncer: Component | None = None
     try:
         print(f"vcsync dev: starting host and virtual clusters in {pair.workdir} ...", file=sys.stderr, flush=True)
         started = time.monotonic()
         pair.start()
+        syncer = _start_syncer(pair)
         version = pair.virtual.version()["gitVersion"]
         print(_usage_text(pair, version), flush=True)
-        print(f"vcsync dev: ready in {time.monotonic() - started:.1f}s", file=sys.stderr, flush=True)
-        _watch_components(pair)
+        print(
+            f"vcsync dev: ready in {time.monotonic() - started:.1f}s; syncer log follows", file=sys.stderr, flush=True
+        )
+        _follow(pair, syncer)
     except KeyboardInterrupt:
         print("\nvcsync dev: stopping ...", file=sys.stderr, flush=True)
     finally:
+        if syncer is not None:
+            syncer.stop()
         pair.stop()
     print("vcsync dev: stopped" + (f"; state kept in {pair.workdir}" if args.keep else ""), file=sys.stderr)
     return 0
 
 
-def _watch_components(pair: ClusterPair) -> None:
-    """Block until interrupted; a component that dies is an error worth stopping for."""
-    while True:
-        for cluster in pair.clusters:
-            for component in cluster.components.values():
-                component.check_running()
-        time.sleep(1)
+def _start_syncer(pair: ClusterPair) -> Component:
+    """`vcsync run` between the clusters, into host namespace `vcluster` next to a `vcluster` Service."""
+    pair.host.api("POST", "/api/v1/namespaces", {"metadata": {"name": VCLUSTER}})
+    service = {"metadata": {"name": VCLUSTER}, "spec": {"ports": [{"name": "https", "port": 443}]}}
+    pair.host.api("POST", f"/api/v1/namespaces/{VCLUSTER}/services", service)
+    argv = [
+        sys.executable,
+        "-m",
+        "syncer.cli",
+        "run",
+        f"--virtual-kubeconfig={pair.virtual.kubeconfig}",
+        f"--host-kubeconfig={pair.host.kubeconfig}",
+        f"--name={VCLUSTER}",
+        f"--own-namespace={VCLUSTER}",
+        "--log-format=console",
+        f"--health-bind-address=127.0.0.1:{free_port()}",
+        f"--metrics-bind-address=127.0.0.1:{free_port()}",
+    ]
+    syncer = Component("vcsync", argv, pair.workdir / "vcsync.log", stop_grace=25)
+    syncer.start()
+    return syncer
+
+
+def _follow(pair: ClusterPair, syncer: Component) -> None:
+    """Stream the syncer's log until interrupted; any component dying is an error worth stopping for."""
+    with Path(syncer.log_path).open("rb") as log:
+        while True:
+            sys.stdout.write(log.read().decode(errors="replace"))
+            sys.stdout.flush()
+            syncer.check_running()
+            for cluster in pair.clusters:
+                for component in cluster.components.values():
+                    component.check_running()
+            time.sleep(0.5)

@@ -1,5 +1,5 @@
-"""`vcsync dev` as a user runs it: it prints working kubeconfig exports, and Ctrl-C leaves no process and no
-temp folder behind. Bad input is one clear sentence and a non-zero exit, never a traceback."""
+"""`vcsync dev` as a user runs it: it prints working kubeconfig exports, syncs between the two clusters, and Ctrl-C
+leaves no process and no temp folder behind. Bad input is one clear sentence and a non-zero exit, never a traceback."""
 
 from __future__ import annotations
 
@@ -49,16 +49,20 @@ async def _read_until(stream: asyncio.StreamReader, pattern: str, timeout: float
     return seen
 
 
-async def test_dev_prints_working_kubeconfigs_and_ctrl_c_cleans_up(binaries):
+async def test_dev_syncs_between_the_printed_clusters_and_ctrl_c_cleans_up(binaries):
     proc = await asyncio.create_subprocess_exec(*VCSYNC, "dev", "--nodes", "1", stdout=asyncio.subprocess.PIPE)
     try:
         out = await _read_until(proc.stdout, r"Ctrl-C stops everything", 180)
-        exports = re.findall(r"export KUBECONFIG=(\S+)", out)
-        assert len(exports) == 2
-        workdir = Path(exports[0]).parent.parent
-        for kubeconfig in exports:
-            async with connect(kubeconfig) as api:
-                assert (await client.VersionApi(api).get_code()).git_version.startswith("v1.")
+        virtual, host = re.findall(r"export KUBECONFIG=(\S+)", out)
+        workdir = Path(virtual).parent.parent
+        async with connect(virtual) as api:
+            await client.CoreV1Api(api).create_namespaced_config_map(
+                "default", {"metadata": {"name": "settings", "annotations": {"vcluster.loft.sh/force-sync": "true"}}}
+            )
+        await _read_until(proc.stdout, r"create host object", 60)  # the syncer's log is streamed
+        async with connect(host) as api:
+            copy = await client.CoreV1Api(api).read_namespaced_config_map("settings-x-default-x-vcluster", "vcluster")
+        assert copy.metadata.annotations["vcluster.loft.sh/object-name"] == "settings"
         assert _processes_mentioning(str(workdir))
     finally:
         proc.send_signal(signal.SIGINT)
