@@ -6,18 +6,15 @@ turns every failure into a requeue policy, a metric and, where the tenant should
 from __future__ import annotations
 
 import asyncio
-import time
-import traceback
 from typing import Any
 
-from syncer import metrics
 from syncer.cache import Store, key_of
 from syncer.diff import changed_paths, owned_patch
-from syncer.events import SYNC_ERROR, SYNC_WARNING, scrub
-from syncer.kube.api import ApiError, NotLeader
+from syncer.events import SYNC_WARNING
+from syncer.kube.api import ApiError
 from syncer.log import get_logger
-from syncer.workqueue import FlapGuard, QueueShutDown, WorkQueue
-from translators.kind import KindSpec, Obj
+from syncer.worker import KeyedWorker, SyncFailure
+from translators.kind import EnsureTokens, KindSpec, Notice, Obj, Refuse, Requeue, Step, Write
 from translators.markers import OBJECT_UID, SKIP_BACKSYNC, is_managed
 from translators.metadata import desired_host_metadata
 
@@ -26,137 +23,50 @@ METADATA_OWNED = ("metadata.labels", "metadata.annotations")
 OWNER_OWNED = ("metadata.ownerReferences",)
 
 
-class SyncFailure(Exception):
-    """A failure the tenant is told about: `reason` is the metric label, `message` goes into the event."""
-
-    def __init__(self, reason: str | None, message: str, event: str = SYNC_ERROR) -> None:
-        super().__init__(message)
-        self.reason, self.message, self.event = reason, message, event
-
-
 UNMANAGED = "conflict: host object with the desired name exists and is not managed by this virtual cluster"
 
 
-class Controller:
+class Controller(KeyedWorker):
     def __init__(self, spec: KindSpec, engine: Any, workers: int) -> None:
+        super().__init__(spec.name, engine, workers)
         self.spec = spec
-        self.engine = engine
         self.ctx = engine.context
         self.names = engine.context.names
-        self.workers = workers
-        self.queue = WorkQueue(spec.name, metrics.QueueMetrics())
-        self.flap = FlapGuard()
         self.vstore: Store = engine.store("virtual", spec.resource)
         self.hstore: Store = engine.store("host", spec.resource)
-        self._observed: dict[str, float] = {}
-        self._initial: set[str] = set()
-        self.initial_done = asyncio.Event()
 
     # ---- wiring --------------------------------------------------------------------------------------------
     def wire(self) -> None:
-        self.vstore.add_handler(lambda old, new: self._enqueue(key_of(new or old)))
+        self.vstore.add_handler(lambda old, new: self.enqueue(key_of(new or old)))
         self.hstore.add_handler(lambda old, new: self._enqueue_host(new or old))
         for trigger in self.spec.triggers:
             store = self.engine.store(trigger.side, trigger.resource)
             store.add_handler(lambda old, new, keys=trigger.keys: self._enqueue_related(keys, old, new))
 
-    def _enqueue(self, key: str) -> None:
-        self._observed.setdefault(key, time.monotonic())
-        self.queue.add(key)
-
     def _enqueue_host(self, host: Obj) -> None:
         target = self.names.to_virtual(host)
         if target and target[0]:
-            self._enqueue(f"{target[0]}/{target[1]}")
+            self.enqueue(f"{target[0]}/{target[1]}")
 
     def _enqueue_related(self, keys: Any, old: Obj | None, new: Obj | None) -> None:
         for obj in (old, new):
             if obj is not None:
                 for key in keys(obj):
-                    self._enqueue(key)
+                    self.enqueue(key)
 
     def start(self) -> list[asyncio.Task[None]]:
         """Queue every virtual key and every managed host object's key (orphans go through the normal path)."""
-        self._initial = set(self.vstore.keys())
+        initial = set(self.vstore.keys())
         for host in self.hstore.values():
             target = self.names.to_virtual(host)
             if target and target[0]:
-                self._initial.add(f"{target[0]}/{target[1]}")
-        for key in self._initial:
-            self.queue.add(key)
-        if not self._initial:
-            self.initial_done.set()
-        return [asyncio.create_task(self._worker(), name=f"{self.spec.name}-worker-{i}") for i in range(self.workers)]
+                initial.add(f"{target[0]}/{target[1]}")
+        return self.start_workers(initial)
 
-    # ---- workers -------------------------------------------------------------------------------------------
-    async def _worker(self) -> None:
-        while True:
-            try:
-                key = await self.queue.get()
-            except QueueShutDown:
-                return
-            try:
-                await self._process(key)
-            finally:
-                self.queue.done(key)
-                self._initial.discard(key)
-                if not self._initial:
-                    self.initial_done.set()
+    def event_object(self, key: str) -> Obj | None:
+        return self.vstore.get(key)
 
-    async def _process(self, key: str) -> None:
-        started = time.monotonic()
-        result = "error"
-        try:
-            result = await self.reconcile(key)
-            self.queue.forget(key)
-            observed = self._observed.pop(key, None)
-            if result == "changed" and observed is not None:
-                metrics.SYNC_LATENCY.labels(self.spec.name, "to_host").observe(time.monotonic() - observed)
-        except NotLeader:
-            result = "error"
-        except SyncFailure as e:
-            result = "conflict" if e.reason == "unmanaged_conflict" else "error"
-            await self._report(key, e)
-            self.queue.add_rate_limited(key)
-        except ApiError as e:
-            result = await self._handle_api_error(key, e)
-        except (OSError, TimeoutError) as e:
-            log.warning("sync failed", **self._fields(key, "skip"), error=str(e) or type(e).__name__)
-            self.queue.add_rate_limited(key)
-        except Exception:  # a bug must not kill the worker: report it without details, back off
-            log.error("internal error", **self._fields(key, "skip"), error=traceback.format_exc())
-            await self._report(key, SyncFailure("internal", "internal error"))
-            self.queue.add_rate_limited(key)
-        finally:
-            metrics.SYNC_TOTAL.labels(self.spec.name, "to_host", result).inc()
-            metrics.RECONCILE_DURATION.labels(self.spec.name).observe(time.monotonic() - started)
-
-    async def _handle_api_error(self, key: str, e: ApiError) -> str:
-        if e.status == 409:
-            self.queue.add_after(key, 1.0)
-            return "conflict"
-        if e.status == 429:
-            self.queue.add_after(key, min(e.retry_after or 5.0, 60.0))
-            return "error"
-        reason = {422: "invalid", 403: "quota" if "exceeded quota" in e.message else "host_rejected"}.get(e.status)
-        if reason:
-            await self._report(key, SyncFailure(reason, e.message))
-        else:
-            log.warning("sync failed", **self._fields(key, "skip"), error=str(e))
-        self.queue.add_rate_limited(key)
-        return "error"
-
-    async def _report(self, key: str, failure: SyncFailure) -> None:
-        if failure.reason:
-            metrics.SYNC_ERRORS.labels(self.spec.name, failure.reason).inc()
-        vobj = self.vstore.get(key)
-        log.warning("sync refused", **self._fields(key, "event"), reason=failure.reason, error=failure.message)
-        if vobj is not None:
-            ns, name = self.names.to_host(vobj["metadata"]["namespace"], vobj["metadata"]["name"])
-            message = scrub(failure.message, name, vobj["metadata"]["name"], ns or "")
-            await self.engine.recorder.warn(vobj, failure.event, message)
-
-    def _fields(self, key: str, action: str) -> dict[str, Any]:
+    def fields(self, key: str, action: str) -> dict[str, Any]:
         """What every log line about an object carries: kind, virtual namespace/name, host name, action."""
         vns, _, vname = key.partition("/")
         return {
@@ -175,16 +85,72 @@ class Controller:
         if host is not None and not self._ours(host):
             host = None  # never touched; a create will run into it and report the conflict
         vobj = self.vstore.get(key)
-        if vobj is None or not self.spec.should_sync(self.ctx, vobj):
-            return await self._delete_host(host, "orphan" if vobj is None else "unused")
+        spec = self.spec
+        if vobj is None:
+            if host is not None and spec.virtual_gone:
+                return (await self._run(key, None, spec.virtual_gone(self.ctx, host)))[0]
+            return await self._delete_host(host, "orphan")
+        if not spec.should_sync(self.ctx, vobj):
+            return await self._delete_host(host, "unused")
         if host is not None and self._uid_mismatch(vobj, host):
             return await self._delete_host(host, "uid mismatch")
-        desired = self._desired(vobj, host)
         if host is None:
-            return await self._create(key, vobj, desired)
-        if self.spec.must_recreate(host, desired):
+            return await self._create_path(key, vobj)
+        if spec.existing:
+            result, stopped = await self._run(key, vobj, spec.existing(self.ctx, vobj, host))
+            if stopped or result != "unchanged":
+                return result
+        desired = self._desired(vobj, host)
+        if spec.must_recreate(host, desired):
             return await self._delete_host(host, "immutable change")
         return await self._update(key, host, desired)
+
+    async def _create_path(self, key: str, vobj: Obj) -> str:
+        spec = self.spec
+        steps = spec.host_gone(self.ctx, vobj) if spec.host_gone else None
+        if steps is not None:
+            return (await self._run(key, vobj, steps))[0]
+        result = "unchanged"
+        if spec.before_create:
+            result, stopped = await self._run(key, vobj, spec.before_create(self.ctx, vobj))
+            if stopped:
+                return result
+        return await self._create(key, vobj, self._desired(vobj, None))
+
+    # ---- steps -----------------------------------------------------------------------------------------------
+    async def _run(self, key: str, vobj: Obj | None, steps: list[Step]) -> tuple[str, bool]:
+        """Carry out a kind's steps in order: (result, stopped early by a Requeue)."""
+        result = "unchanged"
+        for step in steps:
+            if isinstance(step, Write):
+                await self._write(key, step)
+                result = self.written()
+            elif isinstance(step, Requeue):
+                if step.warning and vobj is not None:
+                    await self.engine.recorder.warn(vobj, SYNC_WARNING, step.warning)
+                self.queue.add_after(key, step.after)
+                return result, True
+            elif isinstance(step, Refuse):
+                raise SyncFailure(step.reason, step.message)
+            elif isinstance(step, Notice) and vobj is not None:
+                await self.engine.recorder.warn(vobj, SYNC_WARNING, step.message)
+            elif isinstance(step, EnsureTokens):
+                wrote, refresh_in = await self.engine.tokens.ensure(step)
+                self.queue.add_after(key, refresh_in)
+                result = self.written() if wrote else result
+        return result, False
+
+    async def _write(self, key: str, w: Write) -> None:
+        self.check_flapping(key, f"{w.side}:{w.verb}:{w.subresource or w.resource.plural}")
+        api = self.engine.host_api if w.side == "host" else self.engine.virtual_api
+        what = w.subresource or w.why or w.side
+        self._log_write(w.verb if w.side == "host" else f"{w.verb} {what}", w.name, key, [what])
+        if w.verb == "create":
+            await api.create(w.resource, w.namespace, w.body or {}, subresource=w.subresource)
+        elif w.verb == "patch":
+            await api.patch(w.resource, w.namespace, w.name, w.body, subresource=w.subresource, patch_type=w.patch_type)
+        else:
+            await api.delete(w.resource, w.namespace, w.name, grace_seconds=w.grace, uid=w.uid)
 
     def _ours(self, host: Obj) -> bool:
         res = self.spec.resource
@@ -203,7 +169,10 @@ class Controller:
     def _desired(self, vobj: Obj, host: Obj | None) -> Obj:
         res = self.spec.resource
         body = self.spec.desired(self.ctx, vobj)
-        meta = desired_host_metadata(vobj, host, names=self.names, api_version=res.api_version, kind=res.kind)
+        if self.spec.metadata:
+            meta = self.spec.metadata(self.ctx, vobj, host)
+        else:
+            meta = desired_host_metadata(vobj, host, names=self.names, api_version=res.api_version, kind=res.kind)
         owner = self.engine.owner_reference()
         if owner is not None:
             controlled = any(ref.get("controller") for ref in vobj["metadata"].get("ownerReferences") or ())
@@ -212,7 +181,7 @@ class Controller:
 
     async def _create(self, key: str, vobj: Obj, desired: Obj) -> str:
         meta = desired["metadata"]
-        self._check_flapping(key)
+        self.check_flapping(key, "host:create")
         self._log_write("create", meta["name"], key, changed_paths(desired))
         try:
             await self.engine.host_api.create(self.spec.resource, meta["namespace"], desired)
@@ -223,18 +192,18 @@ class Controller:
             if live is not None and not self._ours(live):
                 raise SyncFailure("unmanaged_conflict", UNMANAGED) from e
             raise  # ours, and the cache is behind: the 409 requeues shortly
-        return self._written()
+        return self.written()
 
     async def _update(self, key: str, host: Obj, desired: Obj) -> str:
         patch = owned_patch(host, desired, self._owned())
         if not patch:
             return "unchanged"
-        self._check_flapping(key)
+        self.check_flapping(key, "host:update")
         meta = host["metadata"]
         self._log_write("update", meta["name"], key, changed_paths(patch))
         patch.setdefault("metadata", {})["resourceVersion"] = meta["resourceVersion"]
         await self.engine.host_api.patch(self.spec.resource, meta["namespace"], meta["name"], patch)
-        return self._written()
+        return self.written()
 
     async def _delete_host(self, host: Obj | None, why: str) -> str:
         if host is None:
@@ -243,17 +212,9 @@ class Controller:
         key = "/".join(self.names.to_virtual(host) or ("", meta["name"]))
         self._log_write("delete", meta["name"], key, [why])
         await self.engine.host_api.delete(self.spec.resource, meta["namespace"], meta["name"], uid=meta["uid"])
-        return self._written()
-
-    def _written(self) -> str:
-        return "dry_run" if self.engine.host_api.dry_run else "changed"
-
-    def _check_flapping(self, key: str) -> None:
-        if self.flap.record_write(key):
-            metrics.FLAPPING.labels(self.spec.name).inc()
-            raise SyncFailure(None, "object is changing too often; pausing its sync", event=SYNC_WARNING)
+        return self.written()
 
     def _log_write(self, action: str, host_name: str, key: str, paths: list[str]) -> None:
         result = "dry_run" if self.engine.host_api.dry_run else "ok"
-        fields = {**self._fields(key, action), "host_name": host_name}
+        fields = {**self.fields(key, action), "host_name": host_name}
         log.info(f"{action} host object", **fields, changed=paths[:20], result=result)

@@ -1,6 +1,6 @@
 """The README's kinds and flags tables, generated from the code they describe (`make docs` writes them, `make lint`
 checks them) so the documentation cannot drift. A kind's status reads "implemented" as soon as a KindSpec with its name
-is in `syncer.registry.KINDS`; nothing here needs editing when that happens."""
+is in `syncer.registry.KINDS` (or ENGINE_KINDS); nothing here needs editing when that happens."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ DIRECTIONS: dict[str, str] = {  # SPEC §6 and §7
 
 def kinds_markdown_table() -> str:
     """One row per `--sync` kind, the default set first, with its direction, default and implementation status."""
-    implemented = {spec.name for spec in registry.KINDS}
+    implemented = {spec.name for spec in registry.KINDS} | set(registry.ENGINE_KINDS)
     rows = ["| kind | direction | default | enable / disable | status |", "|---|---|---|---|---|"]
     for kind in [*sorted(DEFAULT_KINDS), *sorted(OPTIONAL_KINDS)]:
         default, switch = ("on", f"`--sync=-{kind}`") if kind in DEFAULT_KINDS else ("off", f"`--sync=+{kind}`")

@@ -21,7 +21,8 @@ from syncer.leader import LeaderElector
 from syncer.log import get_logger
 from syncer.ratelimit import TokenBucket
 from syncer.reflector import Reflector
-from syncer.registry import enabled
+from syncer.registry import enabled, engine_components
+from syncer.tokens import TokenIssuer
 from translators.markers import managed_by_selector
 from translators.names import NameTranslator, leader_lease_name
 
@@ -46,6 +47,9 @@ class Context:
 
     def host(self, res: Resource) -> Store:
         return self.engine.store("host", res)
+
+    def vcluster_service(self) -> dict[str, Any] | None:
+        return self.engine.vcluster_service()
 
 
 class Engine:
@@ -91,10 +95,12 @@ class Engine:
             dry_run=config.dry_run,
         )
         self.recorder = EventRecorder(self.virtual_api, identity)
+        self.tokens = TokenIssuer(self)
         self._stores: dict[tuple[str, Resource], Store] = {}
         self._reflectors: list[Reflector] = []
         self._declare_stores()
-        self.controllers = [Controller(spec, self, config.workers) for spec in enabled(config.sync)]
+        self.controllers: list[Any] = [Controller(spec, self, config.workers) for spec in enabled(config.sync)]
+        self.controllers += [component(self, config.workers) for component in engine_components(config.sync)]
         self.caches_synced = asyncio.Event()
         self.initial_sync_done = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
@@ -103,13 +109,18 @@ class Engine:
     # ---- stores ------------------------------------------------------------------------------------------------
     def _declare_stores(self) -> None:
         for spec in enabled(self.config.sync):
-            self._declare("virtual", spec.resource)
-            self._declare("host", spec.resource)
+            self.declare("virtual", spec.resource)
+            self.declare("host", spec.resource)
             for res, indexes in spec.virtual_indexes.items():
                 for name, func in indexes.items():
-                    self._declare("virtual", res).add_index(name, func)
+                    self.declare("virtual", res).add_index(name, func)
+            for res, indexes in spec.host_indexes.items():
+                for name, func in indexes.items():
+                    self.declare("host", res).add_index(name, func)
             for trigger in spec.triggers:
-                self._declare(trigger.side, trigger.resource)
+                self.declare(trigger.side, trigger.resource)
+            for side, res in spec.reads:
+                self.declare(side, res)
         service = Store("vcluster-service", "host")
         self._stores[("service", SERVICES)] = service
         self._reflectors.append(
@@ -122,13 +133,15 @@ class Engine:
             )
         )
 
-    def _declare(self, side: str, res: Resource) -> Store:
+    def declare(self, side: str, res: Resource, namespace: str | None = None) -> Store:
+        """The shared store for (side, resource), created with its reflector on first use. Virtual stores cover
+        all namespaces unless `namespace` narrows them; host stores cover T and only objects marked as ours."""
         if (side, res) in self._stores:
             return self._stores[(side, res)]
         store = Store(res.plural, side)
         self._stores[(side, res)] = store
         if side == "virtual":
-            self._reflectors.append(Reflector(self.virtual_api, res, store))
+            self._reflectors.append(Reflector(self.virtual_api, res, store, namespace=namespace))
         else:
             selector = managed_by_selector(self.context.names, cluster_scoped=not res.namespaced)
             namespace = self.config.target_namespace if res.namespaced else None
@@ -138,11 +151,14 @@ class Engine:
     def store(self, side: str, res: Resource) -> Store:
         return self._stores[(side, res)]
 
+    def vcluster_service(self) -> dict[str, Any] | None:
+        return self._stores[("service", SERVICES)].get(f"{self.config.own_namespace}/{self.config.service_name}")
+
     def owner_reference(self) -> dict[str, Any] | None:
         """The vcluster Service as owner of namespaced host objects (--set-owner, only when T is the own ns)."""
         if not self.config.set_owner:
             return None
-        service = self._stores[("service", SERVICES)].get(f"{self.config.own_namespace}/{self.config.service_name}")
+        service = self.vcluster_service()
         if service is None:
             return None
         meta = service["metadata"]
@@ -178,7 +194,7 @@ class Engine:
     async def _mark_ready(self) -> None:
         await asyncio.gather(*(c.initial_done.wait() for c in self.controllers))
         self.initial_sync_done.set()
-        log.info("initial sync done", kinds=[c.spec.name for c in self.controllers])
+        log.info("initial sync done", kinds=[c.name for c in self.controllers])
 
     async def shutdown(self, timeout: float) -> None:
         """Stop dequeuing, let in-flight reconciles finish within `timeout`, release the lease."""

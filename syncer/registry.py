@@ -1,15 +1,26 @@
-"""Every kind vcsync can sync, by its --sync name. Adding a kind is one translator module plus one line here."""
+"""Every kind vcsync can sync, by its --sync name. Adding a kind is one translator module plus one line here.
+A few kinds are not virtual→host copies but engine components of their own (fake nodes)."""
 
 from __future__ import annotations
 
-from translators import configmaps, secrets
+from typing import Any
+
+from syncer.fakenodes import FakeNodes
+from translators import configmaps, pod_sync, secrets, services
 from translators.kind import KindSpec
 
 KINDS: tuple[KindSpec, ...] = (
     configmaps.KIND,
     secrets.KIND,
+    services.KIND,
+    pod_sync.KIND,
 )
+ENGINE_KINDS: dict[str, Any] = {"fake-nodes": FakeNodes}
 
 
 def enabled(names: frozenset[str]) -> list[KindSpec]:
     return [spec for spec in KINDS if spec.name in names]
+
+
+def engine_components(names: frozenset[str]) -> list[Any]:
+    return [component for name, component in ENGINE_KINDS.items() if name in names]

@@ -221,6 +221,14 @@ class FlapGuard:
         """Number of keys currently remembered."""
         return len(self._writes)
 
+    def is_flapping(self, key: str) -> bool:
+        """True when one more write to `key` would exceed `limit` within the window (nothing is recorded)."""
+        stamps = self._writes.get(key)
+        if not stamps:
+            return False
+        now = self._clock()
+        return sum(1 for stamp in stamps if stamp > now - self._window) >= self._limit
+
     def record_write(self, key: str) -> bool:
         """Note a write to `key`; True when it has now been written more than `limit` times within the window."""
         now = self._clock()

@@ -374,3 +374,14 @@ def test_flap_guard_rejects_nonsense_settings(limit: int, window: float) -> None
 def test_queue_rejects_nonsense_backoff() -> None:
     with pytest.raises(ValueError, match="work queue"):
         WorkQueue("pods", base_delay=0.0)
+
+
+def test_flap_check_does_not_count_the_refused_attempt() -> None:
+    now = [0.0]
+    guard = FlapGuard(limit=2, window=60.0, clock=lambda: now[0])
+    guard.record_write("k")
+    guard.record_write("k")
+    assert guard.is_flapping("k")
+    assert guard.is_flapping("k")  # asking again records nothing
+    now[0] = 61.0
+    assert not guard.is_flapping("k")

@@ -1,0 +1,149 @@
+"""What every controller shares: a work queue with N workers, one key at a time, and the failure policy of
+SPEC §9.4 and §12 (409 -> retry in 1 s, 429 -> Retry-After, 422/403 -> event + backoff, bugs -> "internal error" +
+backoff), the flap guard, the metrics, and readiness once every initial key was processed once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+from collections.abc import Iterable
+from typing import Any
+
+from syncer import metrics
+from syncer.events import SYNC_ERROR, SYNC_WARNING, scrub
+from syncer.kube.api import ApiError, NotLeader
+from syncer.log import get_logger
+from syncer.workqueue import FlapGuard, QueueShutDown, WorkQueue
+from translators.kind import Obj
+
+log = get_logger("controller")
+
+
+class SyncFailure(Exception):
+    """A failure the tenant is told about: `reason` is the metric label, `message` goes into the event."""
+
+    def __init__(self, reason: str | None, message: str, event: str = SYNC_ERROR) -> None:
+        super().__init__(message)
+        self.reason, self.message, self.event = reason, message, event
+
+
+class KeyedWorker:
+    """Subclasses implement `reconcile(key) -> result`, `event_object(key)` and `fields(key, action)`."""
+
+    def __init__(self, name: str, engine: Any, workers: int, direction: str = "to_host") -> None:
+        self.name = name
+        self.engine = engine
+        self.workers = workers
+        self.direction = direction
+        self.queue = WorkQueue(name, metrics.QueueMetrics())
+        self.flap = FlapGuard()
+        self._observed: dict[str, float] = {}
+        self._initial: set[str] = set()
+        self.initial_done = asyncio.Event()
+
+    async def reconcile(self, key: str) -> str:
+        raise NotImplementedError
+
+    def event_object(self, key: str) -> Obj | None:
+        return None
+
+    def fields(self, key: str, action: str) -> dict[str, Any]:
+        return {"kind": self.name, "key": key, "action": action}
+
+    def enqueue(self, key: str) -> None:
+        self._observed.setdefault(key, time.monotonic())
+        self.queue.add(key)
+
+    def start_workers(self, initial: Iterable[str]) -> list[asyncio.Task[None]]:
+        self._initial = set(initial)
+        for key in self._initial:
+            self.queue.add(key)
+        if not self._initial:
+            self.initial_done.set()
+        return [asyncio.create_task(self._worker(), name=f"{self.name}-worker-{i}") for i in range(self.workers)]
+
+    def written(self) -> str:
+        return "dry_run" if self.engine.host_api.dry_run else "changed"
+
+    # ---- workers -------------------------------------------------------------------------------------------
+    async def _worker(self) -> None:
+        while True:
+            try:
+                key = await self.queue.get()
+            except QueueShutDown:
+                return
+            try:
+                await self._process(key)
+            finally:
+                self.queue.done(key)
+                self._initial.discard(key)
+                if not self._initial:
+                    self.initial_done.set()
+
+    async def _process(self, key: str) -> None:
+        started = time.monotonic()
+        result = "error"
+        try:
+            result = await self.reconcile(key)
+            self.queue.forget(key)
+            observed = self._observed.pop(key, None)
+            if result == "changed" and observed is not None:
+                metrics.SYNC_LATENCY.labels(self.name, self.direction).observe(time.monotonic() - observed)
+        except NotLeader:
+            result = "error"
+        except SyncFailure as e:
+            result = "conflict" if e.reason == "unmanaged_conflict" else "error"
+            await self._report(key, e)
+            self.queue.add_rate_limited(key)
+        except ApiError as e:
+            result = await self._handle_api_error(key, e)
+        except (OSError, TimeoutError) as e:
+            log.warning("sync failed", **self.fields(key, "skip"), error=str(e) or type(e).__name__)
+            self.queue.add_rate_limited(key)
+        except Exception:  # a bug must not kill the worker: report it without details, back off
+            log.error("internal error", **self.fields(key, "skip"), error=traceback.format_exc())
+            await self._report(key, SyncFailure("internal", "internal error"))
+            self.queue.add_rate_limited(key)
+        finally:
+            metrics.SYNC_TOTAL.labels(self.name, self.direction, result).inc()
+            metrics.RECONCILE_DURATION.labels(self.name).observe(time.monotonic() - started)
+
+    async def _handle_api_error(self, key: str, e: ApiError) -> str:
+        if e.status == 409:
+            self.queue.add_after(key, 1.0)
+            return "conflict"
+        if e.status == 429:
+            self.queue.add_after(key, min(e.retry_after or 5.0, 60.0))
+            return "error"
+        reason = {422: "invalid", 403: "quota" if "exceeded quota" in e.message else "host_rejected"}.get(e.status)
+        if reason:
+            await self._report(key, SyncFailure(reason, e.message))
+        else:
+            log.warning("sync failed", **self.fields(key, "skip"), error=str(e))
+        self.queue.add_rate_limited(key)
+        return "error"
+
+    async def _report(self, key: str, failure: SyncFailure) -> None:
+        if failure.reason:
+            metrics.SYNC_ERRORS.labels(self.name, failure.reason).inc()
+        log.warning("sync refused", **self.fields(key, "event"), reason=failure.reason, error=failure.message)
+        vobj = self.event_object(key)
+        if vobj is not None:
+            fields = self.fields(key, "event")
+            message = scrub(
+                failure.message,
+                fields.get("host_name", ""),
+                vobj["metadata"]["name"],
+                self.engine.config.target_namespace,
+            )
+            await self.engine.recorder.warn(vobj, failure.event, message)
+
+    def check_flapping(self, key: str, channel: str = "") -> None:
+        """Refuse a write that would be the 6th of the same kind (`channel`: side, verb, subresource) to this key
+        within a minute: a loop repeats one write, while a pod's life cycle is several different ones."""
+        flap_key = f"{key}|{channel}"
+        if self.flap.is_flapping(flap_key):
+            metrics.FLAPPING.labels(self.name).inc()
+            raise SyncFailure(None, "object is changing too often; pausing its sync", event=SYNC_WARNING)
+        self.flap.record_write(flap_key)

@@ -1,0 +1,228 @@
+"""Pods and fake nodes against the real clusters: a virtual Deployment becomes Available because its pods run on
+kwok host nodes under translated names, status and binding flow back, fake nodes of the exact shape appear, stay
+Ready past the node-monitor grace period, and go after scale-to-zero. The host pod spec, token projection, pod
+security refusals and deletion in both directions are checked too."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+
+import pytest
+from kubernetes_asyncio import client
+
+from syncer.controlplane.cluster import ApiError
+from tests.integration.test_sync_configmaps_secrets import S, create_pod
+from tests.kube import Core
+from tests.support import eventually
+from translators.names import host_name, safe_concat_name, token_secret_name
+
+pytestmark = pytest.mark.controlplane
+POD_SYNC = ("--fake-node-status-interval=10s",)
+
+
+@pytest.fixture(scope="session")
+def virtual_dns(cluster_pair) -> None:
+    """The virtual cluster's DNS Service, as a vcluster's CoreDNS would have (its host copy's IP goes to pods)."""
+    service = {
+        "metadata": {"name": "kube-dns", "namespace": "kube-system"},
+        "spec": {"selector": {"k8s-app": "kube-dns"}, "ports": [{"name": "dns", "port": 53, "protocol": "UDP"}]},
+    }
+    try:
+        cluster_pair.virtual.api("POST", "/api/v1/namespaces/kube-system/services", service)
+    except ApiError as e:
+        if e.status != 409:
+            raise
+
+
+@pytest.fixture
+async def pod_syncer(run_syncer, host_api, host_namespace, virtual_dns):
+    """A syncer with pods on, next to the vcluster host Service it takes KUBERNETES_SERVICE_HOST from."""
+    vcluster = await Core(host_api).create(
+        "service", host_namespace, {"metadata": {"name": S}, "spec": {"ports": [{"name": "https", "port": 443}]}}
+    )
+    syncer = await run_syncer(*POD_SYNC)
+    syncer.vcluster_ip = vcluster["spec"]["clusterIP"]
+    return syncer
+
+
+@pytest.fixture
+def v(virtual_api) -> Core:
+    return Core(virtual_api)
+
+
+@pytest.fixture
+def h(host_api) -> Core:
+    return Core(host_api)
+
+
+async def _running_host_pod(h: Core, t: str, name: str, vns: str):
+    async def running():
+        pod = await h.get("pod", t, host_name(name, vns, S))
+        return pod if pod and pod["status"].get("phase") == "Running" else None
+
+    return await eventually(running, 60, f"host pod of {vns}/{name} Running")
+
+
+async def test_deployment_becomes_available_and_fake_nodes_come_and_go(
+    pod_syncer, v, h, virtual_api, virtual_namespace, host_namespace
+):
+    vns, t = virtual_namespace, host_namespace
+    apps = client.AppsV1Api(virtual_api)
+    labels = {"app": "web"}
+    await apps.create_namespaced_deployment(
+        vns,
+        {
+            "metadata": {"name": "web"},
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": labels},
+                "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}},
+            },
+        },
+    )
+
+    async def available():
+        d = await apps.read_namespaced_deployment("web", vns)
+        return d if (d.status.available_replicas or 0) == 2 else None
+
+    await eventually(available, 90, "the virtual Deployment to be Available")
+    vpods = (await v.v1.list_namespaced_pod(vns, label_selector="app=web")).items
+    nodes = set()
+    for vpod in vpods:
+        hpod = await h.get("pod", t, host_name(vpod.metadata.name, vns, S))
+        assert hpod["metadata"]["labels"]["vcluster.loft.sh/managed-by"] == S
+        assert vpod.status.phase == "Running" and vpod.status.pod_ip == hpod["status"]["podIP"]
+        assert vpod.spec.node_name == hpod["spec"]["nodeName"]
+        nodes.add(vpod.spec.node_name)
+
+    for name in nodes:
+        node = (await v.v1.read_node(name)).to_dict()
+        assert node["metadata"]["labels"]["vcluster.loft.sh/fake-node"] == "true"
+        assert node["metadata"]["labels"]["kubernetes.io/hostname"] == safe_concat_name("fake", name)
+        assert node["status"]["capacity"]["cpu"] == "16" and node["status"]["node_info"]["os_image"] == (
+            "Fake Kubernetes Image"
+        )
+        lease = await client.CoordinationV1Api(virtual_api).read_namespaced_lease(name, "kube-node-lease")
+        assert lease.spec.holder_identity == name
+
+    deadline = asyncio.get_running_loop().time() + 60  # past the node-monitor grace period (40-50 s)
+    while asyncio.get_running_loop().time() < deadline:
+        for name in nodes:
+            ready = [c for c in (await v.v1.read_node(name)).status.conditions if c.type == "Ready"]
+            assert ready[0].status == "True", f"fake node {name} went {ready[0].status}"
+        await asyncio.sleep(5)
+
+    await apps.patch_namespaced_deployment_scale("web", vns, {"spec": {"replicas": 0}})
+
+    async def nodes_gone():
+        names = {n.metadata.name for n in (await v.v1.list_node()).items}
+        return not (names & nodes)
+
+    await eventually(nodes_gone, 90, "fake nodes to be deleted after scale-to-zero")
+
+
+async def test_host_pod_spec_carries_env_dns_and_a_projected_token_that_validates(
+    pod_syncer, v, h, virtual_api, virtual_namespace, host_namespace
+):
+    vns, t = virtual_namespace, host_namespace
+    await v.create("config_map", vns, {"metadata": {"name": "cfg"}, "data": {"a": "1"}})
+    token_volume = {
+        "name": "tok",
+        "projected": {
+            "sources": [{"serviceAccountToken": {"audience": "vault", "expirationSeconds": 600, "path": "token"}}]
+        },
+    }
+    await create_pod(
+        v,
+        vns,
+        {
+            "metadata": {"name": "app"},
+            "spec": {
+                "containers": [
+                    {
+                        "name": "c",
+                        "image": "busybox",
+                        "env": [{"name": "A", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "a"}}}],
+                        "volumeMounts": [{"name": "tok", "mountPath": "/var/run/tok"}],
+                    }
+                ],
+                "volumes": [token_volume],
+            },
+        },
+    )
+    hpod = await _running_host_pod(h, t, "app", vns)
+    spec = hpod["spec"]
+    env = {e["name"]: e for e in spec["containers"][0]["env"]}
+    assert env["KUBERNETES_SERVICE_HOST"]["value"] == pod_syncer.vcluster_ip
+    assert env["A"]["valueFrom"]["configMapKeyRef"]["name"] == host_name("cfg", vns, S)
+    assert spec["automountServiceAccountToken"] is False and spec["enableServiceLinks"] is False
+    assert spec["dnsPolicy"] == "None"
+    dns_copy = await h.get("service", t, host_name("kube-dns", "kube-system", S))
+    assert spec["dnsConfig"]["nameservers"][0] == dns_copy["spec"]["clusterIP"]
+    assert spec["dnsConfig"]["searches"][:3] == [f"{vns}.svc.cluster.local", "svc.cluster.local", "cluster.local"]
+
+    secret_name = token_secret_name("app", vns, S)
+    volume = next(vol for vol in spec["volumes"] if vol["name"] == "tok")
+    projected = volume["projected"]["sources"][0]["secret"]
+    assert projected["name"] == secret_name and projected["items"][0]["path"] == "token"
+    assert "vcluster.loft.sh/token" not in str(hpod["metadata"].get("annotations"))
+
+    async def owned_by_pod():
+        secret = await h.get("secret", t, secret_name)
+        owners = (secret or {}).get("metadata", {}).get("ownerReferences") or []
+        return secret if [o["uid"] for o in owners] == [hpod["metadata"]["uid"]] else None
+
+    secret = await eventually(owned_by_pod, 30, "the token Secret to be owned by the host pod")
+    token = base64.b64decode(secret["data"][projected["items"][0]["key"]]).decode()
+    review = await client.AuthenticationV1Api(virtual_api).create_token_review(
+        {"spec": {"token": token, "audiences": ["vault"]}}
+    )
+    assert review.status.authenticated is True
+    assert review.status.user.username == f"system:serviceaccount:{vns}:default"
+    assert review.status.user.extra["authentication.kubernetes.io/pod-name"] == ["app"]
+
+
+async def test_privileged_pod_is_refused_under_the_default_policy_with_a_warning(
+    pod_syncer, v, h, virtual_namespace, host_namespace
+):
+    vns, t = virtual_namespace, host_namespace
+    await create_pod(
+        v,
+        vns,
+        {
+            "metadata": {"name": "root"},
+            "spec": {"containers": [{"name": "c", "image": "busybox", "securityContext": {"privileged": True}}]},
+        },
+    )
+
+    async def refused():
+        return [e for e in await v.events_for(vns, "root") if e["reason"] == "SyncError"]
+
+    events = await eventually(refused, 30, "a SyncError on the privileged pod")
+    assert 'violates PodSecurity "baseline:latest": privileged' in events[0]["message"]
+    assert await h.get("pod", t, host_name("root", vns, S)) is None
+
+
+async def test_deleting_a_pod_on_either_side_converges(pod_syncer, v, h, virtual_namespace, host_namespace):
+    vns, t = virtual_namespace, host_namespace
+    for name in ("from-host", "from-virtual"):
+        await create_pod(
+            v, vns, {"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+        )
+        await _running_host_pod(h, t, name, vns)
+
+    async def virtual_running():
+        pod = await v.get("pod", vns, "from-host")
+        return pod if pod and pod["status"].get("startTime") else None
+
+    await eventually(virtual_running, 30, "status to reach the virtual pod")
+    await h.delete("pod", t, host_name("from-host", vns, S))  # evicted on the host: gone in virtual, not recreated
+    await v.v1.delete_namespaced_pod("from-virtual", vns, grace_period_seconds=10)
+
+    async def both_gone():
+        names = {p.metadata.name for p in (await v.v1.list_namespaced_pod(vns)).items}
+        host_names = {p.metadata.name for p in (await h.v1.list_namespaced_pod(t)).items}
+        return not names and not host_names
+
+    await eventually(both_gone, 60, "both pods gone on both sides")
