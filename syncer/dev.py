@@ -42,10 +42,9 @@ vcsync dev: host and virtual clusters are running (Kubernetes {version}).
   export KUBECONFIG={h}
 
 Try:
-  {kubectl} --kubeconfig {v} create configmap settings --from-literal=color=blue
-  {kubectl} --kubeconfig {v} annotate configmap settings vcluster.loft.sh/force-sync=true
-  {kubectl} --kubeconfig {h} -n {VCLUSTER} get configmaps      # settings-x-default-x-{VCLUSTER}
-  {kubectl} --kubeconfig {h} get nodes -L pool
+  {kubectl} --kubeconfig {v} create deployment web --image=nginx --replicas=2
+  {kubectl} --kubeconfig {v} get deployment,pods,nodes -o wide   # Available, Running, fake nodes
+  {kubectl} --kubeconfig {h} -n {VCLUSTER} get pods -o wide      # web-...-x-default-x-{VCLUSTER} on kwok nodes
 
 Component logs: {pair.workdir}/{{host,virtual}}/logs/
 Ctrl-C stops everything{"" if pair.keep else " and removes " + str(pair.workdir)}.
@@ -84,10 +83,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _start_syncer(pair: ClusterPair) -> Component:
-    """`vcsync run` between the clusters, into host namespace `vcluster` next to a `vcluster` Service."""
+    """`vcsync run` between the clusters, into host namespace `vcluster` next to a `vcluster` Service, with the
+    virtual `kube-system/kube-dns` Service a vcluster's CoreDNS would have (pods get its host copy's IP)."""
     pair.host.api("POST", "/api/v1/namespaces", {"metadata": {"name": VCLUSTER}})
     service = {"metadata": {"name": VCLUSTER}, "spec": {"ports": [{"name": "https", "port": 443}]}}
     pair.host.api("POST", f"/api/v1/namespaces/{VCLUSTER}/services", service)
+    dns = {
+        "metadata": {"name": "kube-dns"},
+        "spec": {"selector": {"k8s-app": "kube-dns"}, "ports": [{"name": "dns", "port": 53, "protocol": "UDP"}]},
+    }
+    pair.virtual.api("POST", "/api/v1/namespaces/kube-system/services", dns)
     argv = [
         sys.executable,
         "-m",

@@ -1,6 +1,10 @@
 """Pod Security Standard checks (SPEC §8.1) for a virtual pod, run before any host pod exists. The host namespace may
 enforce nothing, so this is the tenant's guard; it follows the upstream "latest" policy and words its details like
-Kubernetes' own admission messages, so a refused pod reads the same as one the API server would reject."""
+Kubernetes' own admission messages, so a refused pod reads the same as one the API server would reject.
+
+Two points follow latest Kubernetes beyond the SPEC's list, since the SPEC asks for the latest version of each level and
+the project follows Kubernetes where the two differ: the baseline rule hostProbesAndHostLifecycle (Kubernetes v1.34+,
+KEP-4940), which also applies at restricted, and `image` volumes, which upstream's restricted allow-list admits."""
 
 from __future__ import annotations
 
@@ -50,9 +54,13 @@ _SAFE_SYSCTLS = frozenset(
 )
 _SELINUX_TYPES = frozenset({"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"})
 _CONFINING_PROFILES = frozenset({"RuntimeDefault", "Localhost"})  # appArmorProfile and restricted seccompProfile
+# The SPEC's eight types plus `image`, which upstream's restricted allow-list admits (latest Kubernetes, beyond SPEC).
 _RESTRICTED_VOLUME_TYPES = frozenset(
     {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"}
-)
+) | {"image"}
+_PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
+_LIFECYCLE_HANDLERS = ("postStart", "preStop")
+_HOST_ACTIONS = ("httpGet", "tcpSocket")  # tcpSocket lifecycle handlers are deprecated, but upstream still checks them
 _APPARMOR_ANNOTATION_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
 
 
@@ -227,6 +235,32 @@ def _host_ports(pod: Obj) -> str | None:
     return f"{_containers_phrase(names)} {verb} {noun} {', '.join(str(port) for port in sorted(ports))}"
 
 
+def _probe_and_lifecycle_hosts(container: Obj) -> list[str]:
+    """The non-empty `host` values of the container's probes' and lifecycle handlers' httpGet and tcpSocket actions."""
+    lifecycle = _field(container, "lifecycle")
+    handlers = [_field(container, probe) for probe in _PROBES]
+    handlers += [_field(lifecycle, handler) for handler in _LIFECYCLE_HANDLERS]
+    return [
+        str(host) for handler in handlers for action in _HOST_ACTIONS if (host := _field(handler, action).get("host"))
+    ]
+
+
+def _host_probes_and_host_lifecycle(pod: Obj) -> str | None:
+    """Latest Kubernetes (v1.34+, KEP-4940), beyond the SPEC's list: a probe or lifecycle handler aimed at another host
+    makes the kubelet reach it from the node. Like upstream, containers and hosts are each listed once, sorted."""
+    names: set[str] = set()
+    hosts: set[str] = set()
+    for container in _containers(pod):
+        if found := _probe_and_lifecycle_hosts(container):
+            names.add(container.get("name", ""))
+            hosts.update(found)
+    if not names:
+        return None
+    verb = _plural(len(names), "uses", "use")
+    noun = _plural(len(hosts), "probe or lifecycle host", "probe or lifecycle hosts")
+    return f"{_containers_phrase(sorted(names))} {verb} {noun} {_quote(sorted(hosts))}"
+
+
 def _allowed_apparmor_annotation(value: str) -> bool:
     return value in ("", "runtime/default") or value.startswith("localhost/")
 
@@ -355,6 +389,7 @@ _BASELINE: tuple[tuple[str, Check], ...] = (
     ("capabilities_baseline", _capabilities_baseline),
     ("hostPathVolumes", _host_path_volumes),
     ("hostPorts", _host_ports),
+    ("hostProbesAndHostLifecycle", _host_probes_and_host_lifecycle),  # latest Kubernetes, beyond the SPEC's list
     ("appArmorProfile", _app_armor_profile),
     ("seLinuxOptions", _selinux_options),
     ("procMount", _proc_mount_outside_user_namespace),

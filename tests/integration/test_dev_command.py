@@ -1,5 +1,6 @@
-"""`vcsync dev` as a user runs it: it prints working kubeconfig exports, syncs between the two clusters, and Ctrl-C
-leaves no process and no temp folder behind. Bad input is one clear sentence and a non-zero exit, never a traceback."""
+"""`vcsync dev` as a user runs it: it prints working kubeconfig exports, syncs between the two clusters (a sample
+Deployment becomes Available), and Ctrl-C leaves no process and no temp folder behind. Bad input is one clear
+sentence and a non-zero exit, never a traceback."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from kubernetes_asyncio import client
 
 from syncer.controlplane import assets
 from syncer.kube.client import connect
+from tests.support import eventually
 
 pytestmark = pytest.mark.controlplane
 VCSYNC = [sys.executable, "-m", "syncer.cli"]
@@ -59,10 +61,31 @@ async def test_dev_syncs_between_the_printed_clusters_and_ctrl_c_cleans_up(binar
             await client.CoreV1Api(api).create_namespaced_config_map(
                 "default", {"metadata": {"name": "settings", "annotations": {"vcluster.loft.sh/force-sync": "true"}}}
             )
+            await client.AppsV1Api(api).create_namespaced_deployment(
+                "default",
+                {
+                    "metadata": {"name": "web"},
+                    "spec": {
+                        "replicas": 1,
+                        "selector": {"matchLabels": {"app": "web"}},
+                        "template": {
+                            "metadata": {"labels": {"app": "web"}},
+                            "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+                        },
+                    },
+                },
+            )
         await _read_until(proc.stdout, r"create host object", 60)  # the syncer's log is streamed
         async with connect(host) as api:
             copy = await client.CoreV1Api(api).read_namespaced_config_map("settings-x-default-x-vcluster", "vcluster")
         assert copy.metadata.annotations["vcluster.loft.sh/object-name"] == "settings"
+
+        async def available():
+            async with connect(virtual) as api:
+                d = await client.AppsV1Api(api).read_namespaced_deployment("web", "default")
+            return (d.status.available_replicas or 0) == 1
+
+        await eventually(available, 90, "the sample Deployment to be Available in the virtual cluster")
         assert _processes_mentioning(str(workdir))
     finally:
         proc.send_signal(signal.SIGINT)

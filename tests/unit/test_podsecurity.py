@@ -114,6 +114,11 @@ BASELINE_VIOLATIONS = [
         'container "app" uses hostPorts 443, 8080',
     ),
     (
+        "hostProbesAndHostLifecycle",
+        pod(container(livenessProbe={"httpGet": {"host": "10.0.0.1", "port": 8080}})),
+        'container "app" uses probe or lifecycle host "10.0.0.1"',
+    ),
+    (
         "appArmorProfile",
         pod(container(security={"appArmorProfile": {"type": "Unconfined"}})),
         'container "app" must not set AppArmor profile type to "Unconfined"',
@@ -256,6 +261,55 @@ def test_refusal_message_needs_a_violation() -> None:
         refusal_message("baseline", [])
 
 
+# ---- probe and lifecycle hosts (latest Kubernetes, v1.34+, beyond the SPEC's list) --------------------------------
+def test_probe_host_is_refused_at_baseline_for_every_probe_kind_and_container_kind() -> None:
+    probing = pod(
+        container("web", readinessProbe={"tcpSocket": {"host": "169.254.169.254", "port": 80}}),
+        container("app", startupProbe={"httpGet": {"host": "10.0.0.1", "path": "/", "port": 80}}),
+        initContainers=[container("setup", livenessProbe={"tcpSocket": {"host": "10.0.0.1", "port": 22}})],
+    )
+    assert check_pod(probing, "baseline") == [
+        Violation(
+            "hostProbesAndHostLifecycle",
+            'containers "app", "setup", "web" use probe or lifecycle hosts "10.0.0.1", "169.254.169.254"',
+        )
+    ]
+
+
+def test_lifecycle_pre_stop_http_get_host_is_refused() -> None:
+    hook = pod(container(lifecycle={"preStop": {"httpGet": {"host": "metadata.internal", "path": "/", "port": 80}}}))
+    assert refusal_message("baseline", check_pod(hook, "baseline")) == (
+        'violates PodSecurity "baseline:latest": hostProbesAndHostLifecycle: '
+        'container "app" uses probe or lifecycle host "metadata.internal"'
+    )
+
+
+def test_lifecycle_post_start_tcp_socket_host_is_refused() -> None:
+    hook = pod(container(lifecycle={"postStart": {"tcpSocket": {"host": "10.0.0.9", "port": 80}}}))
+    assert details(hook, "baseline") == {
+        "hostProbesAndHostLifecycle": 'container "app" uses probe or lifecycle host "10.0.0.9"'
+    }
+
+
+def test_probe_host_is_refused_at_restricted_too() -> None:
+    probing = restricted_pod(
+        container(security=RESTRICTED_CONTAINER, livenessProbe={"httpGet": {"host": "10.0.0.1", "port": 80}})
+    )
+    assert rules(probing, "restricted") == ["hostProbesAndHostLifecycle"]
+    assert check_pod(probing, "privileged") == []
+
+
+def test_empty_or_absent_probe_and_lifecycle_host_is_allowed() -> None:
+    handlers = {
+        "livenessProbe": {"httpGet": {"host": "", "path": "/healthz", "port": 8080}},
+        "readinessProbe": {"tcpSocket": {"port": 8080}},
+        "startupProbe": {"exec": {"command": ["true"]}},
+        "lifecycle": {"postStart": {"httpGet": {"host": None, "port": 80}}, "preStop": {"sleep": {"seconds": 5}}},
+    }
+    assert check_pod(pod(container(**handlers)), "baseline") == []
+    assert check_pod(restricted_pod(container(security=RESTRICTED_CONTAINER, **handlers)), "restricted") == []
+
+
 # ---- all container kinds ------------------------------------------------------------------------------------------
 def test_init_and_ephemeral_containers_are_checked_in_baseline() -> None:
     sneaky = pod(
@@ -391,6 +445,13 @@ def test_restricted_volumes_allow_only_the_listed_types() -> None:
     assert details(restricted_pod(container(security=RESTRICTED_CONTAINER), volumes=mixed), "restricted") == {
         "restrictedVolumes": 'volumes "share", "repo" use restricted volume types "gitRepo", "nfs"'
     }
+
+
+def test_image_volume_is_allowed_at_restricted() -> None:
+    """Latest Kubernetes admits `image` volumes at restricted, beyond the SPEC's eight types."""
+    tools = [{"name": "tools", "image": {"reference": "registry.example/tools:1.0", "pullPolicy": "IfNotPresent"}}]
+    assert check_pod(restricted_pod(container(security=RESTRICTED_CONTAINER), volumes=tools), "restricted") == []
+    assert check_pod(pod(container(), volumes=tools), "baseline") == []
 
 
 def test_restricted_reports_a_stricter_rule_instead_of_its_baseline_counterpart() -> None:
