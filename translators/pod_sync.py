@@ -10,7 +10,8 @@ import datetime as dt
 from syncer.diff import owned_patch
 from syncer.flagvalues import parse_toleration
 from syncer.kube.resources import NAMESPACES, NODES, PODS, SECRETS, SERVICES
-from translators.kind import EnsureTokens, KindSpec, Notice, Obj, Refuse, Requeue, Step, SyncContext, Write
+from translators.kind import EnsureTokens, KindSpec, Notice, Obj, Refuse, Requeue, Step, SyncContext, Trigger, Write
+from translators.markers import OBJECT_NAME, OBJECT_NAMESPACE, SKIP_BACKSYNC
 from translators.names import host_name, token_secret_name
 from translators.pods import (
     PodContext,
@@ -28,6 +29,15 @@ DNS_WARNING_AFTER = 60.0
 
 def _services_in(service: Obj) -> list[str]:
     return [service["metadata"]["namespace"]]
+
+
+def _token_secret_owner(secret: Obj) -> list[str]:
+    """The pod a host token Secret belongs to, so a change to it (or its removal) requeues that pod."""
+    annotations = secret["metadata"].get("annotations") or {}
+    name = annotations.get(OBJECT_NAME, "")
+    if annotations.get(SKIP_BACKSYNC) != "true" or not name.endswith("-sa-token"):
+        return []
+    return [f"{annotations.get(OBJECT_NAMESPACE, '')}/{name.removesuffix('-sa-token')}"]
 
 
 def _cluster_ip(service: Obj | None) -> str:
@@ -246,5 +256,6 @@ KIND = KindSpec(
     existing=existing,
     host_gone=host_gone,
     virtual_indexes={SERVICES: {"namespace": _services_in}},
+    triggers=(Trigger("host", SECRETS, _token_secret_owner),),
     reads=(("virtual", NODES), ("virtual", NAMESPACES), ("virtual", SERVICES), ("host", SERVICES), ("host", SECRETS)),
 )

@@ -183,25 +183,83 @@ async def test_host_pod_spec_carries_env_dns_and_a_projected_token_that_validate
     assert review.status.user.extra["authentication.kubernetes.io/pod-name"] == ["app"]
 
 
-async def test_privileged_pod_is_refused_under_the_default_policy_with_a_warning(
+@pytest.mark.parametrize(
+    ("spec", "rule"),
+    [
+        ({"containers": [{"name": "c", "image": "busybox", "securityContext": {"privileged": True}}]}, "privileged"),
+        (
+            {"containers": [{"name": "c", "image": "busybox"}], "volumes": [{"name": "r", "hostPath": {"path": "/"}}]},
+            "hostPathVolumes",
+        ),
+    ],
+)
+async def test_a_pod_breaking_the_default_policy_is_refused_with_a_warning(
+    spec, rule, pod_syncer, v, h, virtual_namespace, host_namespace
+):
+    vns, t = virtual_namespace, host_namespace
+    await create_pod(v, vns, {"metadata": {"name": "bad"}, "spec": spec})
+
+    async def refused():
+        return [e for e in await v.events_for(vns, "bad") if e["reason"] == "SyncError"]
+
+    events = await eventually(refused, 30, "a SyncError on the pod")
+    assert f'violates PodSecurity "baseline:latest": {rule}' in events[0]["message"]
+    assert await h.get("pod", t, host_name("bad", vns, S)) is None
+
+
+async def test_readiness_gate_condition_image_and_toleration_changes_reach_the_host_pod(
     pod_syncer, v, h, virtual_namespace, host_namespace
 ):
     vns, t = virtual_namespace, host_namespace
-    await create_pod(
-        v,
+    spec = {"readinessGates": [{"conditionType": "example.com/ready"}], "containers": [{"name": "c", "image": "a:1"}]}
+    await create_pod(v, vns, {"metadata": {"name": "gated"}, "spec": spec})
+    host = host_name("gated", vns, S)
+    await _running_host_pod(h, t, "gated", vns)
+
+    gate = {"type": "example.com/ready", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"}
+    await v.v1.patch_namespaced_pod_status("gated", vns, [{"op": "add", "path": "/status/conditions/-", "value": gate}])
+    await v.v1.patch_namespaced_pod(
+        "gated",
         vns,
-        {
-            "metadata": {"name": "root"},
-            "spec": {"containers": [{"name": "c", "image": "busybox", "securityContext": {"privileged": True}}]},
-        },
+        [
+            {"op": "replace", "path": "/spec/containers/0/image", "value": "a:2"},
+            {"op": "add", "path": "/spec/tolerations", "value": [{"key": "team", "operator": "Exists"}]},
+        ],
     )
 
-    async def refused():
-        return [e for e in await v.events_for(vns, "root") if e["reason"] == "SyncError"]
+    async def propagated():
+        pod = await h.get("pod", t, host)
+        conditions = {c["type"]: c["status"] for c in pod["status"].get("conditions") or []}
+        tolerations = [tol.get("key") for tol in pod["spec"].get("tolerations") or []]
+        image = pod["spec"]["containers"][0]["image"]
+        return conditions.get("example.com/ready") == "True" and image == "a:2" and "team" in tolerations
 
-    events = await eventually(refused, 30, "a SyncError on the privileged pod")
-    assert 'violates PodSecurity "baseline:latest": privileged' in events[0]["message"]
-    assert await h.get("pod", t, host_name("root", vns, S)) is None
+    await eventually(propagated, 30, "the gate condition, image and toleration on the host pod")
+
+
+async def test_a_due_token_is_refreshed_in_its_host_secret(pod_syncer, v, h, virtual_namespace, host_namespace):
+    vns, t = virtual_namespace, host_namespace
+    token = {"serviceAccountToken": {"expirationSeconds": 600, "path": "token"}}
+    spec = {
+        "containers": [{"name": "c", "image": "busybox"}],
+        "volumes": [{"name": "tok", "projected": {"sources": [token]}}],
+    }
+    await create_pod(v, vns, {"metadata": {"name": "app"}, "spec": spec})
+    secret_name = token_secret_name("app", vns, S)
+    secret = await eventually(lambda: h.get("secret", t, secret_name), 30, "the token Secret")
+    key = next(iter(secret["data"]))
+    old_token = secret["data"][key]
+
+    expired = '{"' + key + '": {"expires": "2020-01-01T00:10:00Z", "issued": "2020-01-01T00:00:00Z"}}'
+    annotations = {"vcluster.loft.sh/token-expirations": expired}  # as if 80% of its life had passed
+    await h.patch("secret", t, secret_name, {"metadata": {"annotations": annotations}})
+
+    async def refreshed():
+        now = await h.get("secret", t, secret_name)
+        return now if now["data"][key] != old_token else None
+
+    fresh = await eventually(refreshed, 30, "a new token")
+    assert "2020-01-01" not in fresh["metadata"]["annotations"]["vcluster.loft.sh/token-expirations"]
 
 
 async def test_deleting_a_pod_on_either_side_converges(pod_syncer, v, h, virtual_namespace, host_namespace):
