@@ -133,9 +133,10 @@ class Engine:
             )
         )
 
-    def declare(self, side: str, res: Resource, namespace: str | None = None) -> Store:
+    def declare(self, side: str, res: Resource, namespace: str | None = None, selector: str | None = None) -> Store:
         """The shared store for (side, resource), created with its reflector on first use. Virtual stores cover
-        all namespaces unless `namespace` narrows them; host stores cover T and only objects marked as ours."""
+        all namespaces unless `namespace` narrows them; host stores cover T and only objects marked as ours,
+        unless an explicit `selector` is given (host Nodes carry no markers)."""
         if (side, res) in self._stores:
             return self._stores[(side, res)]
         store = Store(res.plural, side)
@@ -143,7 +144,8 @@ class Engine:
         if side == "virtual":
             self._reflectors.append(Reflector(self.virtual_api, res, store, namespace=namespace))
         else:
-            selector = managed_by_selector(self.context.names, cluster_scoped=not res.namespaced)
+            if selector is None:
+                selector = managed_by_selector(self.context.names, cluster_scoped=not res.namespaced)
             namespace = self.config.target_namespace if res.namespaced else None
             self._reflectors.append(Reflector(self.host_api, res, store, namespace=namespace, label_selector=selector))
         return store

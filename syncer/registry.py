@@ -1,11 +1,12 @@
 """Every kind vcsync can sync, by its --sync name. Adding a kind is one translator module plus one line here.
-A few kinds are not virtual→host copies but engine components of their own (fake nodes)."""
+A few kinds are not virtual→host copies but engine components of their own (fake and real nodes)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from syncer.fakenodes import FakeNodes
+from syncer.realnodes import RealNodes
 from translators import configmaps, pod_sync, secrets, services
 from translators.kind import KindSpec
 
@@ -15,7 +16,7 @@ KINDS: tuple[KindSpec, ...] = (
     services.KIND,
     pod_sync.KIND,
 )
-ENGINE_KINDS: dict[str, Any] = {"fake-nodes": FakeNodes}
+ENGINE_KINDS: dict[str, Any] = {"fake-nodes": FakeNodes, "nodes": RealNodes}
 
 
 def enabled(names: frozenset[str]) -> list[KindSpec]:

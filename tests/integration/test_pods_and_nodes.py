@@ -36,13 +36,16 @@ def virtual_dns(cluster_pair) -> None:
 
 
 @pytest.fixture
-async def pod_syncer(run_syncer, host_api, host_namespace, virtual_dns):
-    """A syncer with pods on, next to the vcluster host Service it takes KUBERNETES_SERVICE_HOST from."""
-    vcluster = await Core(host_api).create(
-        "service", host_namespace, {"metadata": {"name": S}, "spec": {"ports": [{"name": "https", "port": 443}]}}
-    )
+async def vcluster_service(host_api, host_namespace, virtual_dns) -> dict:
+    """The vcluster's host Service, which pods take KUBERNETES_SERVICE_HOST from."""
+    body = {"metadata": {"name": S}, "spec": {"ports": [{"name": "https", "port": 443}]}}
+    return await Core(host_api).create("service", host_namespace, body)
+
+
+@pytest.fixture
+async def pod_syncer(run_syncer, vcluster_service):
     syncer = await run_syncer(*POD_SYNC)
-    syncer.vcluster_ip = vcluster["spec"]["clusterIP"]
+    syncer.vcluster_ip = vcluster_service["spec"]["clusterIP"]
     return syncer
 
 
@@ -284,3 +287,40 @@ async def test_deleting_a_pod_on_either_side_converges(pod_syncer, v, h, virtual
         return not names and not host_names
 
     await eventually(both_gone, 60, "both pods gone on both sides")
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--node-selector=pool=a",), {"kwok-node-0"}),
+        (("--sync-all-nodes",), {"kwok-node-0", "kwok-node-1", "kwok-node-2"}),
+    ],
+)
+async def test_real_node_modes_show_exactly_the_selected_nodes(
+    args, expected, run_syncer, vcluster_service, v, h, virtual_namespace, host_namespace
+):
+    vns, t = virtual_namespace, host_namespace
+    await run_syncer("--sync=+nodes", *args)
+    try:
+
+        async def mirrored():
+            nodes = (await v.v1.list_node()).items
+            names = {
+                n.metadata.name for n in nodes if "vcluster.loft.sh/managed-labels" in (n.metadata.annotations or {})
+            }
+            return names if names == expected else None
+
+        await eventually(mirrored, 30, f"exactly {sorted(expected)} in the virtual cluster")
+        if "--node-selector=pool=a" in args:
+            await create_pod(v, vns, {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "x"}]}})
+            hpod = await _running_host_pod(h, t, "p", vns)
+            assert hpod["spec"]["nodeSelector"] == {"pool": "a"} and hpod["spec"]["nodeName"] == "kwok-node-0"
+
+            async def bound():
+                return (await v.get("pod", vns, "p"))["spec"].get("nodeName") == "kwok-node-0"
+
+            await eventually(bound, 30, "the virtual pod bound to the mirrored node")
+    finally:
+        for node in (await v.v1.list_node()).items:  # the virtual cluster is shared: leave no mirrored node
+            if "vcluster.loft.sh/managed-labels" in (node.metadata.annotations or {}):
+                await v.v1.delete_node(node.metadata.name)
