@@ -14,7 +14,7 @@ from kubernetes_asyncio import client
 from syncer.controlplane.cluster import ApiError
 from tests.integration.test_sync_configmaps_secrets import S, create_pod
 from tests.kube import Core
-from tests.support import eventually
+from tests.support import eventually, others_gone
 from translators.names import host_name, safe_concat_name, token_secret_name
 
 pytestmark = pytest.mark.controlplane
@@ -324,3 +324,27 @@ async def test_real_node_modes_show_exactly_the_selected_nodes(
         for node in (await v.v1.list_node()).items:  # the virtual cluster is shared: leave no mirrored node
             if "vcluster.loft.sh/managed-labels" in (node.metadata.annotations or {}):
                 await v.v1.delete_node(node.metadata.name)
+
+
+async def test_a_restart_with_running_pods_makes_zero_writes(
+    run_syncer, vcluster_service, v, virtual_api, virtual_namespace
+):
+    vns = virtual_namespace
+    await others_gone(virtual_api, vns)
+    await v.create("config_map", vns, {"metadata": {"name": "cfg"}, "data": {"a": "1"}})
+    first = await run_syncer(*POD_SYNC)
+    for name in ("one", "two"):
+        spec = {"containers": [{"name": "c", "image": "x", "envFrom": [{"configMapRef": {"name": "cfg"}}]}]}
+        await create_pod(v, vns, {"metadata": {"name": name, "labels": {"app": "x"}}, "spec": spec})
+
+    async def settled():
+        pods = [await v.get("pod", vns, n) for n in ("one", "two")]
+        return all(p["spec"].get("nodeName") and p["status"].get("phase") == "Running" for p in pods)
+
+    await eventually(settled, 60, "both pods Running and bound in the virtual cluster")
+    await first.stop()
+
+    # Fake-node heartbeats are the allowed periodic writes (SPEC §9.5); without them every write counts.
+    second = await run_syncer("--sync=-fake-nodes")
+    assert await second.metric("vcsync_sync_total", kind="pods", result="unchanged") >= 2
+    assert await second.writes() == 0
