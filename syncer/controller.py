@@ -23,6 +23,7 @@ METADATA_OWNED = ("metadata.labels", "metadata.annotations")
 OWNER_OWNED = ("metadata.ownerReferences",)
 
 
+HOST_NAME_INDEX = "host-name"
 UNMANAGED = "conflict: host object with the desired name exists and is not managed by this virtual cluster"
 
 
@@ -37,16 +38,25 @@ class Controller(KeyedWorker):
 
     # ---- wiring --------------------------------------------------------------------------------------------
     def wire(self) -> None:
+        self.vstore.add_index(HOST_NAME_INDEX, self._host_name_of)
         self.vstore.add_handler(lambda old, new: self.enqueue(key_of(new or old)))
         self.hstore.add_handler(lambda old, new: self._enqueue_host(new or old))
         for trigger in self.spec.triggers:
             store = self.engine.store(trigger.side, trigger.resource)
             store.add_handler(lambda old, new, keys=trigger.keys: self._enqueue_related(keys, old, new))
 
+    def _host_name_of(self, vobj: Obj) -> list[str]:
+        meta = vobj["metadata"]
+        return [self.names.to_host(meta.get("namespace"), meta["name"])[1]]
+
     def _enqueue_host(self, host: Obj) -> None:
+        """Reverse lookup (SPEC §4.4): the host object's annotations, else the virtual index by host name."""
         target = self.names.to_virtual(host)
         if target and target[0]:
             self.enqueue(f"{target[0]}/{target[1]}")
+            return
+        for key in self.vstore.keys_by_index(HOST_NAME_INDEX, host["metadata"]["name"]):
+            self.enqueue(key)
 
     def _enqueue_related(self, keys: Any, old: Obj | None, new: Obj | None) -> None:
         for obj in (old, new):

@@ -60,14 +60,11 @@ class Engine:
         self.identity = identity
         names = NameTranslator(config.name, config.target_namespace)
         self.context = Context(config, names, self)
+        host_bucket = TokenBucket(config.host_qps, config.host_burst)  # one client-side budget per cluster
+        timeout = config.request_timeout
         self.leader: LeaderElector | None = None
         if config.leader_elect and not config.dry_run:
-            lease_api = KubeApi(
-                host_client,
-                "host",
-                bucket=TokenBucket(config.host_qps, config.host_burst),
-                request_timeout=config.request_timeout,
-            )
+            lease_api = KubeApi(host_client, "host", bucket=host_bucket, request_timeout=timeout)  # no write gate
             self.leader = LeaderElector(
                 lease_api,
                 config.own_namespace,
@@ -79,18 +76,14 @@ class Engine:
             )
         gate = self.leader.check if self.leader else None
         self.host_api = KubeApi(
-            host_client,
-            "host",
-            bucket=TokenBucket(config.host_qps, config.host_burst),
-            request_timeout=config.request_timeout,
-            write_gate=gate,
-            dry_run=config.dry_run,
+            host_client, "host", bucket=host_bucket, request_timeout=timeout, write_gate=gate, dry_run=config.dry_run
         )
+        virtual_bucket = TokenBucket(config.virtual_qps, config.virtual_burst)
         self.virtual_api = KubeApi(
             virtual_client,
             "virtual",
-            bucket=TokenBucket(config.virtual_qps, config.virtual_burst),
-            request_timeout=config.request_timeout,
+            bucket=virtual_bucket,
+            request_timeout=timeout,
             write_gate=gate,
             dry_run=config.dry_run,
         )

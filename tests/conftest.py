@@ -14,6 +14,7 @@ from kubernetes_asyncio import client
 
 from syncer.controlplane import Cluster, ClusterPair, ControlPlaneError, assets
 from tests import syncer_process
+from tests.kube import Core
 from tests.support import fresh_namespace
 
 _PAIR: ClusterPair | None = None
@@ -97,6 +98,18 @@ async def host_namespace(host_api: client.ApiClient, request: pytest.FixtureRequ
 async def virtual_namespace(virtual_api: client.ApiClient, request: pytest.FixtureRequest) -> AsyncIterator[str]:
     async for ns in fresh_namespace(virtual_api, request.node.name):
         yield ns
+
+
+@pytest.fixture
+def v(virtual_api: client.ApiClient) -> Core:
+    """Plain-dict CoreV1 access to the virtual cluster."""
+    return Core(virtual_api)
+
+
+@pytest.fixture
+def h(host_api: client.ApiClient) -> Core:
+    """Plain-dict CoreV1 access to the host cluster."""
+    return Core(host_api)
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from translators.pod_env import (
     injected_env,
     translate_downward_items,
 )
-from translators.references import _PLUGIN_SECRET_REFS
+from translators.references import PLUGIN_SECRET_REFS
 
 Obj = dict[str, Any]
 
@@ -311,7 +311,7 @@ def _host_volume(volume: Obj, pod: str, namespace: str, ctx: PodContext, rename:
         return {"name": volume["name"], "persistentVolumeClaim": {"claimName": rename(f"{pod}-{volume['name']}")}}
     for plugin, ref in _VOLUME_REFS:
         _rename_at(volume.get(plugin), ref, rename)
-    for plugin, ref in _PLUGIN_SECRET_REFS:
+    for plugin, ref in PLUGIN_SECRET_REFS:
         _rename_at((volume.get(plugin) or {}).get(ref), "name", rename)
     if volume.get("downwardAPI"):
         _translate_items(volume["downwardAPI"], ctx.names.suffix)

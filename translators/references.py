@@ -11,7 +11,7 @@ from typing import Any
 Obj = dict[str, Any]
 
 # Volume plugins whose secret reference lives at <plugin>.<field>.name (SPEC §6.1.3).
-_PLUGIN_SECRET_REFS = (
+PLUGIN_SECRET_REFS = (
     ("iscsi", "secretRef"),
     ("rbd", "secretRef"),
     ("flexVolume", "secretRef"),
@@ -55,7 +55,7 @@ def _volume_references(volume: Obj, refs: PodReferences) -> None:
     _add(refs.secrets, (volume.get("secret") or {}).get("secretName"))
     _add(refs.pvcs, (volume.get("persistentVolumeClaim") or {}).get("claimName"))
     _add(refs.secrets, (volume.get("azureFile") or {}).get("secretName"))
-    for plugin, ref in _PLUGIN_SECRET_REFS:
+    for plugin, ref in PLUGIN_SECRET_REFS:
         _add(refs.secrets, ((volume.get(plugin) or {}).get(ref) or {}).get("name"))
     for source in (volume.get("projected") or {}).get("sources") or ():
         _add(refs.configmaps, (source.get("configMap") or {}).get("name"))

@@ -16,7 +16,6 @@ from kubernetes_asyncio import client
 
 from syncer.controlplane.cluster import free_port
 from tests.integration.test_sync_configmaps_secrets import S, on_host
-from tests.kube import Core
 from tests.support import eventually
 from translators.names import leader_lease_name
 
@@ -40,16 +39,6 @@ SPEC_METRICS = (
     "vcsync_endpoint_addresses_dropped_total",
     "vcsync_flapping_total",
 )
-
-
-@pytest.fixture
-def v(virtual_api) -> Core:
-    return Core(virtual_api)
-
-
-@pytest.fixture
-def h(host_api) -> Core:
-    return Core(host_api)
 
 
 async def test_only_the_leader_writes_and_a_standby_takes_over_when_it_dies(

@@ -49,16 +49,6 @@ async def pod_syncer(run_syncer, vcluster_service):
     return syncer
 
 
-@pytest.fixture
-def v(virtual_api) -> Core:
-    return Core(virtual_api)
-
-
-@pytest.fixture
-def h(host_api) -> Core:
-    return Core(host_api)
-
-
 async def _running_host_pod(h: Core, t: str, name: str, vns: str):
     async def running():
         pod = await h.get("pod", t, host_name(name, vns, S))

@@ -10,22 +10,11 @@ import pytest
 
 from syncer.controlplane import Cluster
 from tests.integration.test_sync_configmaps_secrets import S, gone_from_host, on_host
-from tests.kube import Core
 from tests.support import eventually, others_gone
 from translators.names import host_name
 
 pytestmark = pytest.mark.controlplane
 FORCED = {"vcluster.loft.sh/force-sync": "true"}
-
-
-@pytest.fixture
-def v(virtual_api) -> Core:
-    return Core(virtual_api)
-
-
-@pytest.fixture
-def h(host_api) -> Core:
-    return Core(host_api)
 
 
 async def compact_etcd(cluster: Cluster) -> int:
