@@ -8,13 +8,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from syncer.cache import Store, key_of
+from syncer.cache import Store, key_of, split_key
 from syncer.diff import changed_paths, owned_patch
 from syncer.events import SYNC_WARNING
 from syncer.kube.api import ApiError
 from syncer.log import get_logger
 from syncer.worker import KeyedWorker, SyncFailure
-from translators.kind import EnsureTokens, KindSpec, Notice, Obj, Refuse, Requeue, Step, Write
+from translators.kind import EnsureTokens, KindSpec, Notice, Obj, Refuse, Requeue, Step, Trigger, Write
 from translators.markers import OBJECT_UID, SKIP_BACKSYNC, is_managed
 from translators.metadata import desired_host_metadata
 
@@ -24,6 +24,13 @@ OWNER_OWNED = ("metadata.ownerReferences",)
 
 
 HOST_NAME_INDEX = "host-name"
+
+
+def _key(namespace: str | None, name: str) -> str:
+    """Cache key: `ns/name` for namespaced objects, `name` for cluster-scoped ones."""
+    return f"{namespace}/{name}" if namespace else name
+
+
 UNMANAGED = "conflict: host object with the desired name exists and is not managed by this virtual cluster"
 
 
@@ -35,6 +42,7 @@ class Controller(KeyedWorker):
         self.names = engine.context.names
         self.vstore: Store = engine.store("virtual", spec.resource)
         self.hstore: Store = engine.store("host", spec.resource)
+        self._recreating: dict[str, Write] = {}  # key -> the create that must follow a delete (Service IP change)
 
     # ---- wiring --------------------------------------------------------------------------------------------
     def wire(self) -> None:
@@ -43,7 +51,7 @@ class Controller(KeyedWorker):
         self.hstore.add_handler(lambda old, new: self._enqueue_host(new or old))
         for trigger in self.spec.triggers:
             store = self.engine.store(trigger.side, trigger.resource)
-            store.add_handler(lambda old, new, keys=trigger.keys: self._enqueue_related(keys, old, new))
+            store.add_handler(lambda old, new, t=trigger: self._enqueue_related(t, old, new))
 
     def _host_name_of(self, vobj: Obj) -> list[str]:
         meta = vobj["metadata"]
@@ -52,16 +60,19 @@ class Controller(KeyedWorker):
     def _enqueue_host(self, host: Obj) -> None:
         """Reverse lookup (SPEC §4.4): the host object's annotations, else the virtual index by host name."""
         target = self.names.to_virtual(host)
-        if target and target[0]:
-            self.enqueue(f"{target[0]}/{target[1]}")
+        if target:
+            self.enqueue(_key(*target))
             return
         for key in self.vstore.keys_by_index(HOST_NAME_INDEX, host["metadata"]["name"]):
             self.enqueue(key)
 
-    def _enqueue_related(self, keys: Any, old: Obj | None, new: Obj | None) -> None:
+    def _enqueue_related(self, trigger: Trigger, old: Obj | None, new: Obj | None) -> None:
         for obj in (old, new):
-            if obj is not None:
-                for key in keys(obj):
+            if obj is None:
+                continue
+            for value in trigger.keys(obj):
+                keys = self.vstore.keys_by_index(trigger.via_index, value) if trigger.via_index else [value]
+                for key in keys:
                     self.enqueue(key)
 
     def start(self) -> list[asyncio.Task[None]]:
@@ -69,8 +80,8 @@ class Controller(KeyedWorker):
         initial = set(self.vstore.keys())
         for host in self.hstore.values():
             target = self.names.to_virtual(host)
-            if target and target[0]:
-                initial.add(f"{target[0]}/{target[1]}")
+            if target:
+                initial.add(_key(*target))
         return self.start_workers(initial)
 
     def event_object(self, key: str) -> Obj | None:
@@ -78,7 +89,7 @@ class Controller(KeyedWorker):
 
     def fields(self, key: str, action: str) -> dict[str, Any]:
         """What every log line about an object carries: kind, virtual namespace/name, host name, action."""
-        vns, _, vname = key.partition("/")
+        vns, vname = split_key(key)
         return {
             "kind": self.spec.name,
             "vns": vns,
@@ -89,13 +100,14 @@ class Controller(KeyedWorker):
 
     # ---- reconcile -----------------------------------------------------------------------------------------
     async def reconcile(self, key: str) -> str:
-        vns, vname = key.split("/", 1)
-        host_ns, host_name = self.names.to_host(vns, vname)
-        host = self.hstore.get(f"{host_ns}/{host_name}")
+        host_ns, host_name = self.names.to_host(*split_key(key))
+        host = self.hstore.get(_key(host_ns, host_name))
         if host is not None and not self._ours(host):
             host = None  # never touched; a create will run into it and report the conflict
         vobj = self.vstore.get(key)
         spec = self.spec
+        if vobj is None and key in self._recreating:  # our own delete-and-recreate, not the tenant's delete
+            return (await self._run(key, None, [self._recreating[key]]))[0]
         if vobj is None:
             if host is not None and spec.virtual_gone:
                 return (await self._run(key, None, spec.virtual_gone(self.ctx, host)))[0]
@@ -131,9 +143,12 @@ class Controller(KeyedWorker):
     async def _run(self, key: str, vobj: Obj | None, steps: list[Step]) -> tuple[str, bool]:
         """Carry out a kind's steps in order: (result, stopped early by a Requeue)."""
         result = "unchanged"
-        for step in steps:
+        for i, step in enumerate(steps):
             if isinstance(step, Write):
+                self._remember_recreate(key, step, steps[i + 1 : i + 2])
                 await self._write(key, step)
+                if step.verb == "create" and step.side == "virtual":
+                    self._recreating.pop(key, None)
                 result = self.written()
             elif isinstance(step, Requeue):
                 if step.warning and vobj is not None:
@@ -149,6 +164,19 @@ class Controller(KeyedWorker):
                 self.queue.add_after(key, refresh_in)
                 result = self.written() if wrote else result
         return result, False
+
+    def _remember_recreate(self, key: str, step: Write, following: list[Step]) -> None:
+        """A virtual delete followed by a create of the same object is a recreate: if the create fails, the
+        next pass must retry it rather than take the missing virtual object for a deletion."""
+        after = following[0] if following else None
+        if (
+            (step.side, step.verb) == ("virtual", "delete")
+            and isinstance(after, Write)
+            and after.verb == "create"
+            and after.side == "virtual"
+            and after.name == step.name
+        ):
+            self._recreating[key] = after
 
     async def _write(self, key: str, w: Write) -> None:
         self.check_flapping(key, f"{w.side}:{w.verb}:{w.subresource or w.resource.plural}")
@@ -194,11 +222,11 @@ class Controller(KeyedWorker):
         self.check_flapping(key, "host:create")
         self._log_write("create", meta["name"], key, changed_paths(desired))
         try:
-            await self.engine.host_api.create(self.spec.resource, meta["namespace"], desired)
+            await self.engine.host_api.create(self.spec.resource, meta.get("namespace"), desired)
         except ApiError as e:
             if not e.already_exists:
                 raise
-            live = await self.engine.host_api.get(self.spec.resource, meta["namespace"], meta["name"])
+            live = await self.engine.host_api.get(self.spec.resource, meta.get("namespace"), meta["name"])
             if live is not None and not self._ours(live):
                 raise SyncFailure("unmanaged_conflict", UNMANAGED) from e
             raise  # ours, and the cache is behind: the 409 requeues shortly
@@ -212,16 +240,16 @@ class Controller(KeyedWorker):
         meta = host["metadata"]
         self._log_write("update", meta["name"], key, changed_paths(patch))
         patch.setdefault("metadata", {})["resourceVersion"] = meta["resourceVersion"]
-        await self.engine.host_api.patch(self.spec.resource, meta["namespace"], meta["name"], patch)
+        await self.engine.host_api.patch(self.spec.resource, meta.get("namespace"), meta["name"], patch)
         return self.written()
 
     async def _delete_host(self, host: Obj | None, why: str) -> str:
         if host is None:
             return "unchanged"
         meta = host["metadata"]
-        key = "/".join(self.names.to_virtual(host) or ("", meta["name"]))
+        key = _key(*(self.names.to_virtual(host) or (None, meta["name"])))
         self._log_write("delete", meta["name"], key, [why])
-        await self.engine.host_api.delete(self.spec.resource, meta["namespace"], meta["name"], uid=meta["uid"])
+        await self.engine.host_api.delete(self.spec.resource, meta.get("namespace"), meta["name"], uid=meta["uid"])
         return self.written()
 
     def _log_write(self, action: str, host_name: str, key: str, paths: list[str]) -> None:

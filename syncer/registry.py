@@ -7,7 +7,18 @@ from typing import Any
 
 from syncer.fakenodes import FakeNodes
 from syncer.realnodes import RealNodes
-from translators import configmaps, pod_sync, secrets, services
+from translators import (
+    configmaps,
+    ingresses,
+    networkpolicies,
+    pod_sync,
+    poddisruptionbudgets,
+    priorityclasses,
+    secrets,
+    serviceaccounts,
+    services,
+    storageclasses,
+)
 from translators.kind import KindSpec
 
 KINDS: tuple[KindSpec, ...] = (
@@ -15,6 +26,12 @@ KINDS: tuple[KindSpec, ...] = (
     secrets.KIND,
     services.KIND,
     pod_sync.KIND,
+    ingresses.KIND,
+    networkpolicies.KIND,
+    poddisruptionbudgets.KIND,
+    priorityclasses.KIND,
+    storageclasses.KIND,
+    serviceaccounts.KIND,
 )
 ENGINE_KINDS: dict[str, Any] = {"fake-nodes": FakeNodes, "nodes": RealNodes}
 

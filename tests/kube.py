@@ -72,3 +72,27 @@ def pod(
     if volume_configmap:
         spec["volumes"] = [{"name": "v", "configMap": {"name": volume_configmap}}]
     return {"metadata": {"name": name}, "spec": spec}
+
+
+class Any_:
+    """Plain-dict access to any resource by its API path, e.g. `/apis/policy/v1/namespaces/x/poddisruptionbudgets`."""
+
+    def __init__(self, api: client.ApiClient) -> None:
+        self.api = api
+
+    async def call(self, method: str, path: str, body: Obj | None = None, patch: bool = False) -> Obj | None:
+        content = "application/merge-patch+json" if patch else "application/json"
+        resp = await self.api.call_api(
+            path,
+            method,
+            header_params={"Content-Type": content, "Accept": "application/json"},
+            body=body,
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+        )
+        data = await resp.read()
+        if resp.status == 404:
+            return None
+        if resp.status >= 300:
+            raise AssertionError(f"{method} {path}: {resp.status} {data[:300]!r}")
+        return json.loads(data)

@@ -108,11 +108,13 @@ def _never(host: Obj, desired: Obj) -> bool:
 
 @dataclass(frozen=True)
 class Trigger:
-    """Changes to `resource` (on side "virtual" or "host") requeue the keys `keys(obj)` of this kind."""
+    """Changes to `resource` (on side "virtual" or "host") requeue the keys `keys(obj)` of this kind — or, with
+    `via_index`, the kind's virtual objects filed under those values in that index (a Namespace -> its pods)."""
 
     side: str
     resource: Resource
     keys: Callable[[Obj], Iterable[str]]
+    via_index: str | None = None
 
 
 @dataclass(frozen=True)

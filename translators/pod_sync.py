@@ -27,8 +27,8 @@ from translators.podsecurity import check_pod, refusal_message
 DNS_WARNING_AFTER = 60.0
 
 
-def _services_in(service: Obj) -> list[str]:
-    return [service["metadata"]["namespace"]]
+def _namespace_of(obj: Obj) -> list[str]:
+    return [obj["metadata"]["namespace"]]
 
 
 def _token_secret_owner(secret: Obj) -> list[str]:
@@ -255,7 +255,10 @@ KIND = KindSpec(
     before_create=before_create,
     existing=existing,
     host_gone=host_gone,
-    virtual_indexes={SERVICES: {"namespace": _services_in}},
-    triggers=(Trigger("host", SECRETS, _token_secret_owner),),
+    virtual_indexes={SERVICES: {"namespace": _namespace_of}, PODS: {"namespace": _namespace_of}},
+    triggers=(
+        Trigger("host", SECRETS, _token_secret_owner),
+        Trigger("virtual", NAMESPACES, lambda ns: [ns["metadata"]["name"]], via_index="namespace"),  # ns-labels
+    ),
     reads=(("virtual", NODES), ("virtual", NAMESPACES), ("virtual", SERVICES), ("host", SERVICES), ("host", SECRETS)),
 )

@@ -4,8 +4,9 @@ Secret data is compared and written, never logged."""
 
 from __future__ import annotations
 
-from syncer.kube.resources import PODS, SECRETS
+from syncer.kube.resources import INGRESSES, PODS, SECRETS
 from translators.configmaps import immutable_and_changed, is_used
+from translators.ingresses import secrets_referenced
 from translators.kind import KindSpec, Obj, SyncContext, Trigger
 from translators.references import referenced_keys
 
@@ -28,6 +29,13 @@ def desired(ctx: SyncContext, secret: Obj) -> Obj:
     return body
 
 
+def used_by_ingress(ctx: SyncContext, secret: Obj) -> bool:
+    """While Ingresses sync, a Secret an Ingress references (TLS, nginx auth annotations) is used too."""
+    meta = secret["metadata"]
+    key = f"{meta['namespace']}/{meta['name']}"
+    return "ingresses" in ctx.config.sync and bool(ctx.virtual(INGRESSES).keys_by_index("secrets", key))
+
+
 def must_recreate(host: Obj, want: Obj) -> bool:
     return (host.get("type") or "Opaque") != want["type"] or immutable_and_changed(host, want, CONTENT)
 
@@ -37,8 +45,10 @@ KIND = KindSpec(
     resource=SECRETS,
     owned=("data", "immutable", "type"),
     desired=desired,
-    should_sync=lambda ctx, s: is_used(ctx, s, sync_all=ctx.config.sync_all_secrets, index="secrets"),
+    should_sync=lambda ctx, s: (
+        is_used(ctx, s, sync_all=ctx.config.sync_all_secrets, index="secrets") or used_by_ingress(ctx, s)
+    ),
     must_recreate=must_recreate,
-    virtual_indexes={PODS: {"secrets": pods_referencing}},
-    triggers=(Trigger("virtual", PODS, pods_referencing),),
+    virtual_indexes={PODS: {"secrets": pods_referencing}, INGRESSES: {"secrets": secrets_referenced}},
+    triggers=(Trigger("virtual", PODS, pods_referencing), Trigger("virtual", INGRESSES, secrets_referenced)),
 )

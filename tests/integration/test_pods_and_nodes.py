@@ -15,6 +15,7 @@ from syncer.controlplane.cluster import ApiError
 from tests.integration.test_sync_configmaps_secrets import S, create_pod
 from tests.kube import Core
 from tests.support import eventually, others_gone
+from translators.labels import ns_label_key
 from translators.names import host_name, safe_concat_name, token_secret_name
 
 pytestmark = pytest.mark.controlplane
@@ -209,6 +210,11 @@ async def test_readiness_gate_condition_image_and_toleration_changes_reach_the_h
     host = host_name("gated", vns, S)
     await _running_host_pod(h, t, "gated", vns)
 
+    async def virtual_running():
+        return (await v.get("pod", vns, "gated"))["status"].get("phase") == "Running"
+
+    await eventually(virtual_running, 30, "status up on the virtual pod (its conditions list exists)")
+
     gate = {"type": "example.com/ready", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"}
     await v.v1.patch_namespaced_pod_status("gated", vns, [{"op": "add", "path": "/status/conditions/-", "value": gate}])
     await v.v1.patch_namespaced_pod(
@@ -338,3 +344,23 @@ async def test_a_restart_with_running_pods_makes_zero_writes(
     second = await run_syncer("--sync=-fake-nodes")
     assert await second.metric("vcsync_sync_total", kind="pods", result="unchanged") >= 2
     assert await second.writes() == 0
+
+
+async def test_namespace_labels_become_ns_label_keys_on_host_pods_and_follow_changes(
+    pod_syncer, v, h, virtual_namespace, host_namespace
+):
+    vns, t = virtual_namespace, host_namespace
+    await v.v1.patch_namespace(vns, {"metadata": {"labels": {"team": "blue"}}})
+    spec = {"containers": [{"name": "c", "image": "x"}], "volumes": [{"name": "v", "configMap": {"name": "cfg"}}]}
+    await create_pod(v, vns, {"metadata": {"name": "p"}, "spec": spec})
+    hpod = await _running_host_pod(h, t, "p", vns)
+    assert hpod["spec"]["volumes"][0]["configMap"]["name"] == host_name("cfg", vns, S)
+    key = ns_label_key("team", S)
+    assert hpod["metadata"]["labels"][key] == "blue"
+
+    await v.v1.patch_namespace(vns, {"metadata": {"labels": {"team": "green"}}})
+
+    async def followed():
+        return (await h.get("pod", t, host_name("p", vns, S)))["metadata"]["labels"].get(key) == "green"
+
+    await eventually(followed, 30, "the ns-label to follow the Namespace change")

@@ -22,7 +22,9 @@ class FakeContext:
     """The part of a SyncContext that should_sync reads: config flags and the virtual pod cache."""
 
     def __init__(self, spec: KindSpec, *, sync_all_configmaps: bool = False, sync_all_secrets: bool = False) -> None:
-        self.config = SimpleNamespace(sync_all_configmaps=sync_all_configmaps, sync_all_secrets=sync_all_secrets)
+        self.config = SimpleNamespace(
+            sync_all_configmaps=sync_all_configmaps, sync_all_secrets=sync_all_secrets, sync=frozenset()
+        )
         self.names = None
         self.pods = Store("pods", "virtual")
         for name, func in spec.virtual_indexes[PODS].items():
@@ -266,7 +268,7 @@ def test_pod_change_requeues_the_configmaps_it_references() -> None:
 
 
 def test_pod_change_requeues_the_secrets_it_references() -> None:
-    (trigger,) = secrets.KIND.triggers
+    trigger, _ingress_trigger = secrets.KIND.triggers
     web = pod("web", volumes=[{"name": "v", "configMap": {"name": "b"}}, {"name": "w", "secret": {"secretName": "s"}}])
     assert (trigger.side, trigger.resource) == ("virtual", PODS)
     assert list(trigger.keys(web)) == ["default/s"]

@@ -1,0 +1,183 @@
+"""Services and the optional kinds against the real clusters: a Service's host copy selects only this vcluster's
+pods and the virtual ClusterIP equals the host's; host nodePorts flow up; each optional kind round-trips create,
+update and delete when switched on, and syncs nothing when off."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.test_sync_configmaps_secrets import S
+from tests.kube import Any_
+from tests.support import eventually
+from translators.names import cluster_host_name, host_name
+
+pytestmark = pytest.mark.controlplane
+
+
+async def test_service_selects_only_this_vclusters_pods_and_takes_the_host_cluster_ip(
+    run_syncer, v, h, virtual_namespace, host_namespace
+):
+    vns, t = virtual_namespace, host_namespace
+    await v.create(
+        "service",
+        vns,
+        {
+            "metadata": {"name": "web"},
+            "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]},
+        },
+    )
+    await run_syncer("--sync=-pods,-fake-nodes")
+    copy = await eventually(lambda: h.get("service", t, host_name("web", vns, S)), 30, "the host Service")
+    assert copy["spec"]["selector"] == {
+        "app": "web",
+        "vcluster.loft.sh/managed-by": S,
+        "vcluster.loft.sh/namespace": vns,
+    }
+
+    async def same_ip():
+        virtual = await v.get("service", vns, "web")
+        return virtual and virtual["spec"]["clusterIP"] == copy["spec"]["clusterIP"]
+
+    await eventually(same_ip, 30, "the virtual ClusterIP to equal the host's")
+
+
+async def test_node_ports_allocated_on_the_host_flow_up(run_syncer, v, h, virtual_namespace, host_namespace):
+    vns, t = virtual_namespace, host_namespace
+    await v.create(
+        "service",
+        vns,
+        {
+            "metadata": {"name": "np"},
+            "spec": {"type": "NodePort", "selector": {"app": "np"}, "ports": [{"name": "http", "port": 80}]},
+        },
+    )
+    await run_syncer("--sync=-pods,-fake-nodes")
+
+    async def same_node_port():
+        host = await h.get("service", t, host_name("np", vns, S))
+        virtual = await v.get("service", vns, "np")
+        if not host or not virtual:
+            return False
+        return virtual["spec"]["ports"][0].get("nodePort") == host["spec"]["ports"][0].get("nodePort")
+
+    await eventually(same_node_port, 30, "the host nodePort on the virtual Service")
+
+
+def _kind_cases(vns: str, t: str):
+    """(kind, virtual path, body, update, host path, check on the host copy)."""
+    pdb_path = f"/apis/policy/v1/namespaces/{vns}/poddisruptionbudgets"
+    np_path = f"/apis/networking.k8s.io/v1/namespaces/{vns}/networkpolicies"
+    sa_path = f"/api/v1/namespaces/{vns}/serviceaccounts"
+    pc_path = "/apis/scheduling.k8s.io/v1/priorityclasses"
+    pc_name = f"pc-{vns[-6:]}"
+    return {
+        "poddisruptionbudgets": (
+            pdb_path,
+            {"metadata": {"name": "x"}, "spec": {"minAvailable": 1, "selector": {"matchLabels": {"a": "b"}}}},
+            {"spec": {"minAvailable": 2}},
+            f"/apis/policy/v1/namespaces/{t}/poddisruptionbudgets/{host_name('x', vns, S)}",
+            lambda o: o["spec"]["minAvailable"] == 2 and o["spec"]["selector"]["matchLabels"]["a"] == "b",
+        ),
+        "networkpolicies": (
+            np_path,
+            {
+                "metadata": {"name": "x"},
+                "spec": {"podSelector": {"matchLabels": {"a": "b"}}, "policyTypes": ["Ingress"]},
+            },
+            {"spec": {"policyTypes": ["Ingress", "Egress"]}},
+            f"/apis/networking.k8s.io/v1/namespaces/{t}/networkpolicies/{host_name('x', vns, S)}",
+            lambda o: (
+                o["spec"]["policyTypes"] == ["Ingress", "Egress"]
+                and o["spec"]["podSelector"]["matchLabels"]["vcluster.loft.sh/managed-by"] == S
+            ),
+        ),
+        "serviceaccounts": (
+            sa_path,
+            {"metadata": {"name": "x"}},
+            {"metadata": {"annotations": {"iam": "role-a"}}},
+            f"/api/v1/namespaces/{t}/serviceaccounts/{host_name('x', vns, S)}",
+            lambda o: (
+                o["metadata"]["annotations"].get("iam") == "role-a" and o["automountServiceAccountToken"] is False
+            ),
+        ),
+        "priorityclasses": (
+            pc_path,
+            {"metadata": {"name": pc_name}, "value": 5000000000 // 5, "description": "a"},
+            {"description": "b"},
+            f"{pc_path}/{cluster_host_name(pc_name, t, S)}",
+            lambda o: o["description"] == "b" and o["value"] == 1000000000 and not o.get("globalDefault"),
+        ),
+    }
+
+
+@pytest.mark.parametrize("kind", ["poddisruptionbudgets", "networkpolicies", "serviceaccounts", "priorityclasses"])
+async def test_an_optional_kind_round_trips_when_on_and_syncs_nothing_when_off(
+    kind, run_syncer, virtual_api, host_api, virtual_namespace, host_namespace
+):
+    vns, t = virtual_namespace, host_namespace
+    path, body, update, host_path, check = _kind_cases(vns, t)[kind]
+    virtual, host = Any_(virtual_api), Any_(host_api)
+    created = await virtual.call("POST", path, body)
+    object_path = f"{path}/{created['metadata']['name']}"
+    try:
+        off = await run_syncer("--sync=-pods,-fake-nodes")
+        assert await host.call("GET", host_path) is None  # off by default: nothing synced
+        await off.stop()
+
+        await run_syncer("--sync=-pods,-fake-nodes", f"--sync=+{kind}", name=S)
+        await eventually(lambda: host.call("GET", host_path), 30, f"the host copy of the {kind} object")
+        await virtual.call("PATCH", object_path, update, patch=True)
+
+        async def updated():
+            copy = await host.call("GET", host_path)
+            return copy and check(copy)
+
+        await eventually(updated, 30, "the update on the host copy")
+        await virtual.call("DELETE", object_path)
+
+        async def deleted():
+            return await host.call("GET", host_path) is None
+
+        await eventually(deleted, 30, "the host copy to be deleted")
+    finally:
+        if kind == "priorityclasses":  # cluster-scoped: not cleaned up with the namespace
+            await virtual.call("DELETE", object_path)
+
+
+async def test_ingress_backends_and_tls_secret_are_translated_and_the_secret_synced(
+    run_syncer, v, h, virtual_api, host_api, virtual_namespace, host_namespace
+):
+    vns, t = virtual_namespace, host_namespace
+    await v.create(
+        "secret",
+        vns,
+        {"metadata": {"name": "tls"}, "type": "kubernetes.io/tls", "stringData": {"tls.crt": "c", "tls.key": "k"}},
+    )
+    ingress = {
+        "metadata": {"name": "web"},
+        "spec": {
+            "tls": [{"hosts": ["a.example"], "secretName": "tls"}],
+            "rules": [
+                {
+                    "host": "a.example",
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": "web", "port": {"number": 80}}},
+                            }
+                        ]
+                    },
+                }
+            ],
+        },
+    }
+    await Any_(virtual_api).call("POST", f"/apis/networking.k8s.io/v1/namespaces/{vns}/ingresses", ingress)
+    await run_syncer("--sync=-pods,-fake-nodes", "--sync=+ingresses")
+    path = f"/apis/networking.k8s.io/v1/namespaces/{t}/ingresses/{host_name('web', vns, S)}"
+    copy = await eventually(lambda: Any_(host_api).call("GET", path), 30, "the host Ingress")
+    assert copy["spec"]["tls"][0]["secretName"] == host_name("tls", vns, S)
+    backend = copy["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"]
+    assert backend == host_name("web", vns, S)
+    await eventually(lambda: h.get("secret", t, host_name("tls", vns, S)), 30, "the TLS Secret, used by the Ingress")

@@ -1,0 +1,111 @@
+"""Host events about this vcluster's objects, retold in the virtual cluster (SPEC §6.6): tenants see why their pods
+do not schedule or pull, under their own names, while no host name leaks, least of all another tenant's (§10).
+Pure: the engine resolves the involved object by reverse lookup (§4.4) and carries out the writes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from syncer.diff import owned_patch
+from syncer.events import scrub
+from translators.kind import Obj
+from translators.names import sha10
+
+INVOLVED_KINDS = frozenset({"Pod", "Service", "Endpoints", "Secret", "ConfigMap", "PersistentVolumeClaim"})
+COPIED = (
+    "count",
+    "firstTimestamp",
+    "lastTimestamp",
+    "eventTime",
+    "series",
+    "reason",
+    "type",
+    "source",
+    "reportingComponent",
+    "reportingInstance",
+    "action",
+)
+_UPDATED = (*COPIED, "message")
+_TOKEN = r"[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?"
+
+Rename = Callable[[str], str | None]
+
+
+@dataclass(frozen=True)
+class VirtualTarget:
+    """The virtual object a host event's involvedObject resolves to, and that object's host name."""
+
+    kind: str
+    namespace: str
+    name: str
+    uid: str
+    resource_version: str
+    host_name: str
+
+
+def _no_rename(host_name: str) -> str | None:
+    return None
+
+
+def event_name(host_event_name: str, target: VirtualTarget) -> str:
+    """The host event name with its leading host-object name made virtual, else `<vname>.<sha10(host name)>`."""
+    if host_event_name.startswith(target.host_name):
+        return target.name + host_event_name.removeprefix(target.host_name)
+    return f"{target.name}.{sha10(host_event_name)}"
+
+
+def rewrite_message(message: str, host_namespace: str, target: VirtualTarget, rename: Rename = _no_rename) -> str:
+    """`T/<hostName>` and `<hostName>` become the virtual forms, other tokens `rename` knows their virtual names, and
+    any remaining host-style name `<host object>`. One pass each, so a virtual name with "-x-" is never scrubbed."""
+    own = {f"{host_namespace}/{target.host_name}": f"{target.namespace}/{target.name}", target.host_name: target.name}
+    own_forms = re.compile("(" + "|".join(re.escape(form) for form in own) + ")")
+    tokens = re.compile(rf"(?:{re.escape(host_namespace)}/)?({_TOKEN})")
+
+    def other(match: re.Match[str]) -> str:
+        return rename(match.group(1)) or scrub(match.group(0), "", "", host_namespace)
+
+    parts = own_forms.split(message)  # own forms at odd indices
+    return "".join(own[part] if i % 2 else tokens.sub(other, part) for i, part in enumerate(parts))
+
+
+def _involves(host_event: Obj, target: VirtualTarget) -> bool:
+    involved = host_event.get("involvedObject") or {}
+    return (
+        involved.get("apiVersion") == "v1"
+        and involved.get("kind") in INVOLVED_KINDS
+        and involved.get("kind") == target.kind
+        and involved.get("name") == target.host_name
+    )
+
+
+def virtual_event(host_event: Obj, target: VirtualTarget, rename: Rename = _no_rename) -> Obj | None:
+    """The virtual copy of `host_event`, or None when its involved object is not `target` or not a synced kind."""
+    if not _involves(host_event, target):
+        return None
+    meta = host_event["metadata"]
+    involved = {
+        "apiVersion": "v1",
+        "kind": target.kind,
+        "namespace": target.namespace,
+        "name": target.name,
+        "uid": target.uid,
+        "resourceVersion": target.resource_version,
+    }
+    field_path = host_event["involvedObject"].get("fieldPath")  # container paths name virtual containers
+    event: Obj = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": event_name(meta["name"], target), "namespace": target.namespace},
+        "involvedObject": involved | ({"fieldPath": field_path} if field_path else {}),
+        **{key: host_event[key] for key in COPIED if key in host_event},
+    }
+    if host_event.get("message"):
+        event["message"] = rewrite_message(host_event["message"], meta["namespace"], target, rename)
+    return event
+
+
+def event_update(existing_virtual: Obj, desired: Obj) -> Obj | None:
+    """The merge patch bringing the copied fields (and message) of the virtual event up to date, or None."""
+    return owned_patch(existing_virtual, desired, _UPDATED) or None
