@@ -42,7 +42,8 @@ class Controller(KeyedWorker):
         self.names = engine.context.names
         self.vstore: Store = engine.store("virtual", spec.resource)
         self.hstore: Store = engine.store("host", spec.resource)
-        self._recreating: dict[str, Write] = {}  # key -> the create that must follow a delete (Service IP change)
+        # key -> the create that must follow our delete (Service IP change); None once created, until cached
+        self._recreating: dict[str, Write | None] = {}
 
     # ---- wiring --------------------------------------------------------------------------------------------
     def wire(self) -> None:
@@ -52,6 +53,10 @@ class Controller(KeyedWorker):
         for trigger in self.spec.triggers:
             store = self.engine.store(trigger.side, trigger.resource)
             store.add_handler(lambda old, new, t=trigger: self._enqueue_related(t, old, new))
+
+    def virtual_keys_of(self, host_name: str) -> set[str]:
+        """Virtual keys whose host copy is named `host_name` (event message rewriting, reverse lookups)."""
+        return self.vstore.keys_by_index(HOST_NAME_INDEX, host_name)
 
     def _host_name_of(self, vobj: Obj) -> list[str]:
         meta = vobj["metadata"]
@@ -106,8 +111,13 @@ class Controller(KeyedWorker):
             host = None  # never touched; a create will run into it and report the conflict
         vobj = self.vstore.get(key)
         spec = self.spec
-        if vobj is None and key in self._recreating:  # our own delete-and-recreate, not the tenant's delete
-            return (await self._run(key, None, [self._recreating[key]]))[0]
+        if key in self._recreating:  # our own delete-and-recreate, not the tenant's delete
+            if vobj is not None:
+                del self._recreating[key]  # the cache shows the new object: done
+            elif self._recreating[key] is None:
+                return "unchanged"  # created; waiting for the cache to see it
+            else:
+                return (await self._run(key, None, [self._recreating[key]]))[0]
         if vobj is None:
             if host is not None and spec.virtual_gone:
                 return (await self._run(key, None, spec.virtual_gone(self.ctx, host)))[0]
@@ -147,8 +157,8 @@ class Controller(KeyedWorker):
             if isinstance(step, Write):
                 self._remember_recreate(key, step, steps[i + 1 : i + 2])
                 await self._write(key, step)
-                if step.verb == "create" and step.side == "virtual":
-                    self._recreating.pop(key, None)
+                if step.verb == "create" and step.side == "virtual" and key in self._recreating:
+                    self._recreating[key] = None
                 result = self.written()
             elif isinstance(step, Requeue):
                 if step.warning and vobj is not None:

@@ -143,6 +143,9 @@ class Engine:
             self._reflectors.append(Reflector(self.host_api, res, store, namespace=namespace, label_selector=selector))
         return store
 
+    def has_store(self, side: str, res: Resource) -> bool:
+        return (side, res) in self._stores
+
     def store(self, side: str, res: Resource) -> Store:
         return self._stores[(side, res)]
 

@@ -5,15 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from syncer.eventsync import EventSync
 from syncer.fakenodes import FakeNodes
+from syncer.fakepvs import FakePersistentVolumes
 from syncer.realnodes import RealNodes
 from translators import (
     configmaps,
+    endpoints,
+    endpointslices,
     ingresses,
     networkpolicies,
     pod_sync,
     poddisruptionbudgets,
     priorityclasses,
+    pvcs,
     secrets,
     serviceaccounts,
     services,
@@ -26,6 +31,9 @@ KINDS: tuple[KindSpec, ...] = (
     secrets.KIND,
     services.KIND,
     pod_sync.KIND,
+    endpoints.KIND,
+    endpointslices.KIND,
+    pvcs.KIND,
     ingresses.KIND,
     networkpolicies.KIND,
     poddisruptionbudgets.KIND,
@@ -33,7 +41,12 @@ KINDS: tuple[KindSpec, ...] = (
     storageclasses.KIND,
     serviceaccounts.KIND,
 )
-ENGINE_KINDS: dict[str, Any] = {"fake-nodes": FakeNodes, "nodes": RealNodes}
+ENGINE_KINDS: dict[str, Any] = {
+    "fake-nodes": FakeNodes,
+    "nodes": RealNodes,
+    "events": EventSync,
+    "fake-persistentvolumes": FakePersistentVolumes,
+}
 
 
 def enabled(names: frozenset[str]) -> list[KindSpec]:

@@ -13,6 +13,7 @@ import pytest
 from kubernetes_asyncio import client
 
 from syncer.controlplane import Cluster, ClusterPair, ControlPlaneError, assets
+from syncer.controlplane.cluster import ApiError
 from tests import syncer_process
 from tests.kube import Core
 from tests.support import fresh_namespace
@@ -135,6 +136,38 @@ async def run_syncer(cluster_pair: ClusterPair, host_namespace: str, tmp_path):
     yield start
     for syncer in started:
         await syncer.stop()
+
+
+S = "vc"  # the vcluster name every test syncer runs with
+POD_SYNC = ("--fake-node-status-interval=10s",)  # frequent heartbeats, so fake nodes are visibly kept alive
+
+
+@pytest.fixture(scope="session")
+def virtual_dns(cluster_pair) -> None:
+    """The virtual cluster's DNS Service, as a vcluster's CoreDNS would have (its host copy's IP goes to pods)."""
+    service = {
+        "metadata": {"name": "kube-dns", "namespace": "kube-system"},
+        "spec": {"selector": {"k8s-app": "kube-dns"}, "ports": [{"name": "dns", "port": 53, "protocol": "UDP"}]},
+    }
+    try:
+        cluster_pair.virtual.api("POST", "/api/v1/namespaces/kube-system/services", service)
+    except ApiError as e:
+        if e.status != 409:
+            raise
+
+
+@pytest.fixture
+async def vcluster_service(host_api, host_namespace, virtual_dns) -> dict:
+    """The vcluster's host Service, which pods take KUBERNETES_SERVICE_HOST from."""
+    body = {"metadata": {"name": S}, "spec": {"ports": [{"name": "https", "port": 443}]}}
+    return await Core(host_api).create("service", host_namespace, body)
+
+
+@pytest.fixture
+async def pod_syncer(run_syncer, vcluster_service):
+    syncer = await run_syncer(*POD_SYNC)
+    syncer.vcluster_ip = vcluster_service["spec"]["clusterIP"]
+    return syncer
 
 
 @pytest.hookimpl(hookwrapper=True)

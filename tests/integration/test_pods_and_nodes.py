@@ -11,43 +11,14 @@ import base64
 import pytest
 from kubernetes_asyncio import client
 
-from syncer.controlplane.cluster import ApiError
-from tests.integration.test_sync_configmaps_secrets import S, create_pod
+from tests.conftest import POD_SYNC, S
+from tests.integration.test_sync_configmaps_secrets import create_pod
 from tests.kube import Core
 from tests.support import eventually, others_gone
 from translators.labels import ns_label_key
 from translators.names import host_name, safe_concat_name, token_secret_name
 
 pytestmark = pytest.mark.controlplane
-POD_SYNC = ("--fake-node-status-interval=10s",)
-
-
-@pytest.fixture(scope="session")
-def virtual_dns(cluster_pair) -> None:
-    """The virtual cluster's DNS Service, as a vcluster's CoreDNS would have (its host copy's IP goes to pods)."""
-    service = {
-        "metadata": {"name": "kube-dns", "namespace": "kube-system"},
-        "spec": {"selector": {"k8s-app": "kube-dns"}, "ports": [{"name": "dns", "port": 53, "protocol": "UDP"}]},
-    }
-    try:
-        cluster_pair.virtual.api("POST", "/api/v1/namespaces/kube-system/services", service)
-    except ApiError as e:
-        if e.status != 409:
-            raise
-
-
-@pytest.fixture
-async def vcluster_service(host_api, host_namespace, virtual_dns) -> dict:
-    """The vcluster's host Service, which pods take KUBERNETES_SERVICE_HOST from."""
-    body = {"metadata": {"name": S}, "spec": {"ports": [{"name": "https", "port": 443}]}}
-    return await Core(host_api).create("service", host_namespace, body)
-
-
-@pytest.fixture
-async def pod_syncer(run_syncer, vcluster_service):
-    syncer = await run_syncer(*POD_SYNC)
-    syncer.vcluster_ip = vcluster_service["spec"]["clusterIP"]
-    return syncer
 
 
 async def _running_host_pod(h: Core, t: str, name: str, vns: str):

@@ -9,12 +9,12 @@ import base64
 import pytest
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from tests.conftest import S
 from tests.kube import Core, pod
 from tests.support import eventually, others_gone
 from translators.names import host_name
 
 pytestmark = pytest.mark.controlplane
-S = "vc"
 
 
 async def create_pod(v: Core, ns: str, body: dict) -> None:

@@ -1,0 +1,113 @@
+"""Host events up (SPEC §6.6): a host Event about one of this vcluster's managed Pods, Services, Endpoints,
+Secrets, ConfigMaps or PVCs is copied onto the virtual object, renamed and rewritten (translators/events.py) so
+the tenant sees why something failed without ever seeing a host name. Later updates (count, timestamps) follow."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from syncer.kube.resources import (
+    CONFIGMAPS,
+    ENDPOINTS,
+    EVENTS,
+    NAMESPACES,
+    PERSISTENTVOLUMECLAIMS,
+    PODS,
+    SECRETS,
+    SERVICES,
+    Resource,
+)
+from syncer.log import get_logger
+from syncer.worker import KeyedWorker
+from translators.events import INVOLVED_KINDS, VirtualTarget, event_update, virtual_event
+from translators.kind import Obj
+
+log = get_logger("eventsync")
+BY_KIND: dict[str, Resource] = {
+    r.kind: r for r in (PODS, SERVICES, ENDPOINTS, SECRETS, CONFIGMAPS, PERSISTENTVOLUMECLAIMS)
+}
+
+
+class EventSync(KeyedWorker):
+    def __init__(self, engine: Any, workers: int) -> None:
+        super().__init__("events", engine, workers, direction="to_virtual")
+        self.host_events = engine.declare("host", EVENTS, selector="")
+        self.virtual_events = engine.declare("virtual", EVENTS)
+        self.namespaces = engine.declare("virtual", NAMESPACES)
+        self.target_namespace = engine.config.target_namespace
+
+    def wire(self) -> None:
+        self.host_events.add_handler(lambda old, new: self.enqueue((new or old)["metadata"]["name"]))
+
+    def start(self) -> list[asyncio.Task[None]]:
+        return self.start_workers(e["metadata"]["name"] for e in self.host_events.values())
+
+    def fields(self, key: str, action: str) -> dict[str, Any]:
+        return {"kind": "events", "host_name": key, "action": action}
+
+    def _stores(self, kind: str) -> tuple[Any, Any] | None:
+        """Host and virtual stores of the involved kind, if that kind is synced at all."""
+        res = BY_KIND.get(kind)
+        if res is None or not (self.engine.has_store("host", res) and self.engine.has_store("virtual", res)):
+            return None
+        return self.engine.store("host", res), self.engine.store("virtual", res)
+
+    def _target(self, event: Obj) -> VirtualTarget | None:
+        involved = event.get("involvedObject") or {}
+        kind = involved.get("kind", "")
+        stores = self._stores(kind) if kind in INVOLVED_KINDS and involved.get("apiVersion") == "v1" else None
+        if stores is None or involved.get("namespace") != self.target_namespace:
+            return None
+        host = stores[0].get(f"{self.target_namespace}/{involved.get('name', '')}")  # only objects marked as ours
+        where = self.engine.context.names.to_virtual(host) if host else None
+        vobj = stores[1].get(f"{where[0]}/{where[1]}") if where and where[0] else None
+        if vobj is None:
+            return None
+        meta = vobj["metadata"]
+        return VirtualTarget(
+            kind,
+            meta["namespace"],
+            meta["name"],
+            meta.get("uid", ""),
+            meta.get("resourceVersion", ""),
+            host["metadata"]["name"],
+        )
+
+    def _rename(self, host_name: str) -> str | None:
+        """The virtual name of any managed host object of this vcluster, for message rewriting."""
+        for controller in self.engine.controllers:
+            for key in getattr(controller, "virtual_keys_of", lambda _: ())(host_name):
+                return key.rpartition("/")[2]
+        return None
+
+    async def reconcile(self, name: str) -> str:
+        event = self.host_events.get(f"{self.target_namespace}/{name}")
+        target = self._target(event) if event else None
+        if target is None:
+            return "unchanged"
+        namespace = self.namespaces.get(target.namespace)
+        if namespace is None or (namespace.get("status") or {}).get("phase") == "Terminating":
+            return "unchanged"
+        desired = virtual_event(event, target, rename=self._rename)
+        if desired is None:
+            return "unchanged"
+        existing = self.virtual_events.get(f"{target.namespace}/{desired['metadata']['name']}")
+        api = self.engine.virtual_api
+        if existing is None:
+            await api.create(EVENTS, target.namespace, desired)
+        else:
+            patch = event_update(existing, desired)
+            if not patch:
+                return "unchanged"
+            await api.patch(EVENTS, target.namespace, desired["metadata"]["name"], patch)
+        log.info(
+            "event copied up",
+            kind="events",
+            vns=target.namespace,
+            vname=target.name,
+            host_name=target.host_name,
+            action="event",
+            reason=desired.get("reason"),
+        )
+        return self.written()
