@@ -1,19 +1,23 @@
 """Every kind vcsync can sync, by its --sync name. Adding a kind is one translator module plus one line here.
-A few kinds are not virtual→host copies but engine components of their own (fake and real nodes)."""
+A few kinds are not virtual→host copies but engine components of their own: fake and real nodes, fake
+PersistentVolumes, host events going up, and the mirrored host classes."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from syncer.eventsync import EventSync
 from syncer.fakenodes import FakeNodes
 from syncer.fakepvs import FakePersistentVolumes
+from syncer.mirror import Mirror
 from syncer.realnodes import RealNodes
 from translators import (
     configmaps,
     endpoints,
     endpointslices,
     ingresses,
+    mirrors,
     networkpolicies,
     pod_sync,
     poddisruptionbudgets,
@@ -46,6 +50,8 @@ ENGINE_KINDS: dict[str, Any] = {
     "nodes": RealNodes,
     "events": EventSync,
     "fake-persistentvolumes": FakePersistentVolumes,
+    "ingressclasses": partial(Mirror, mirrors.INGRESS_CLASSES),
+    "hoststorageclasses": partial(Mirror, mirrors.HOST_STORAGE_CLASSES),
 }
 
 

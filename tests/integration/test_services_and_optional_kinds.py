@@ -181,3 +181,35 @@ async def test_ingress_backends_and_tls_secret_are_translated_and_the_secret_syn
     backend = copy["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"]
     assert backend == host_name("web", vns, S)
     await eventually(lambda: h.get("secret", t, host_name("tls", vns, S)), 30, "the TLS Secret, used by the Ingress")
+
+
+@pytest.mark.parametrize(
+    ("kind", "path", "body"),
+    [
+        ("ingresses", "/apis/networking.k8s.io/v1/ingressclasses", {"spec": {"controller": "example.com/ingress"}}),
+        ("hoststorageclasses", "/apis/storage.k8s.io/v1/storageclasses", {"provisioner": "example.com/disk"}),
+    ],
+)
+async def test_host_classes_are_mirrored_edits_reverted_and_virtual_only_ones_removed(
+    kind, path, body, run_syncer, virtual_api, host_api, virtual_namespace
+):
+    host, virtual = Any_(host_api), Any_(virtual_api)
+    name = f"mirror-{virtual_namespace[-6:]}"
+    await host.call("POST", path, {"metadata": {"name": name, "labels": {"tier": "gold"}}, **body})
+    await virtual.call("POST", path, {"metadata": {"name": f"{name}-tenant"}, **body})
+    try:
+        await run_syncer("--sync=-pods,-fake-nodes", f"--sync=+{kind}")
+        copy = await eventually(lambda: virtual.call("GET", f"{path}/{name}"), 30, "the mirrored class")
+        assert copy["metadata"]["labels"] == {"tier": "gold"}
+        await virtual.call("PATCH", f"{path}/{name}", {"metadata": {"labels": {"tier": "free"}}}, patch=True)
+
+        async def reverted_and_removed():
+            mine = await virtual.call("GET", f"{path}/{name}")
+            tenant_only = await virtual.call("GET", f"{path}/{name}-tenant")
+            return mine and mine["metadata"]["labels"] == {"tier": "gold"} and tenant_only is None
+
+        await eventually(reverted_and_removed, 30, "the edit reverted and the virtual-only class removed")
+    finally:
+        await host.call("DELETE", f"{path}/{name}")
+        await virtual.call("DELETE", f"{path}/{name}")
+        await virtual.call("DELETE", f"{path}/{name}-tenant")
