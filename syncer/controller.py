@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from syncer import metrics
 from syncer.cache import Store, key_of, split_key
 from syncer.diff import changed_paths, owned_patch
 from syncer.events import SYNC_WARNING
@@ -167,8 +168,11 @@ class Controller(KeyedWorker):
                 return result, True
             elif isinstance(step, Refuse):
                 raise SyncFailure(step.reason, step.message)
-            elif isinstance(step, Notice) and vobj is not None:
-                await self.engine.recorder.warn(vobj, SYNC_WARNING, step.message)
+            elif isinstance(step, Notice):
+                if step.dropped_addresses:
+                    metrics.ENDPOINT_ADDRESSES_DROPPED.labels(self.name).inc(step.dropped_addresses)
+                if vobj is not None:
+                    await self.engine.recorder.warn(vobj, SYNC_WARNING, step.message)
             elif isinstance(step, EnsureTokens):
                 wrote, refresh_in = await self.engine.tokens.ensure(step)
                 self.queue.add_after(key, refresh_in)

@@ -87,7 +87,7 @@ def warn_on_change(translated: tuple[Obj, list[str]], host: Obj | None, owned: t
     body, dropped = translated
     if not dropped or (host is not None and not owned_patch(host, body, owned)):
         return []
-    return [Notice(dropped_warning(dropped))]
+    return [Notice(dropped_warning(dropped), dropped_addresses=len(dropped))]
 
 
 # ---- Endpoints ------------------------------------------------------------------------------------------------

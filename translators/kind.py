@@ -69,9 +69,11 @@ class Refuse:
 
 @dataclass(frozen=True)
 class Notice:
-    """Synced with something dropped: one SyncWarning, and the plan goes on."""
+    """Synced with something dropped: one SyncWarning, and the plan goes on. `dropped_addresses` counts
+    endpoint addresses the §8.3 policy removed (vcsync_endpoint_addresses_dropped_total)."""
 
     message: str
+    dropped_addresses: int = 0
 
 
 @dataclass(frozen=True)

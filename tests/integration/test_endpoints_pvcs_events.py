@@ -63,6 +63,7 @@ async def test_selectorless_endpoints_keep_the_tenants_pod_and_drop_an_outside_a
 
     events = await eventually(warned, 30, "a SyncWarning naming the dropped address")
     assert "10.1.2.3" in events[0]["message"]
+    assert await pod_syncer.metric("vcsync_endpoint_addresses_dropped_total", kind="endpoints") >= 1
 
 
 async def test_a_pvc_binds_on_the_host_and_shows_bound_with_a_fake_pv(

@@ -260,7 +260,7 @@ def test_the_leader_annotation_is_removed_and_other_annotations_go_down() -> Non
 def test_creating_endpoints_with_dropped_addresses_warns_once() -> None:
     ctx = context()
     steps = endpoints.KIND.before_create(ctx, ep([{"addresses": [{"ip": "10.1.2.3"}, {"ip": "10.1.2.4"}]}]))
-    assert steps == [Notice(dropped_warning(["10.1.2.3", "10.1.2.4"]))]
+    assert steps == [Notice(dropped_warning(["10.1.2.3", "10.1.2.4"]), dropped_addresses=2)]
 
 
 def test_creating_endpoints_with_nothing_dropped_is_silent() -> None:
@@ -274,7 +274,7 @@ def test_a_change_that_writes_the_host_warns_about_dropped_addresses() -> None:
     host_pod(ctx)
     virtual = ep([{"addresses": [{"ip": POD_IP}, {"ip": "10.1.2.3"}]}])
     host = {"metadata": {"name": "db-x-team-a-x-vc", "namespace": T}, "subsets": []}
-    assert endpoints.KIND.existing(ctx, virtual, host) == [Notice(dropped_warning(["10.1.2.3"]))]
+    assert endpoints.KIND.existing(ctx, virtual, host) == [Notice(dropped_warning(["10.1.2.3"]), dropped_addresses=1)]
 
 
 def test_a_pass_with_the_host_already_in_sync_does_not_warn_again() -> None:
@@ -346,7 +346,7 @@ def test_an_fqdn_slice_is_not_created_and_the_tenant_is_warned() -> None:
 
 def test_creating_a_slice_with_dropped_addresses_warns_once() -> None:
     steps = endpointslices.KIND.before_create(context(endpointslices.KIND), eps([{"addresses": ["10.1.2.3"]}]))
-    assert steps == [Notice(dropped_warning(["10.1.2.3"]))]
+    assert steps == [Notice(dropped_warning(["10.1.2.3"]), dropped_addresses=1)]
 
 
 def test_a_service_change_requeues_its_slices_through_the_service_index() -> None:
