@@ -70,7 +70,50 @@ def _kind_cases(vns: str, t: str):
     sa_path = f"/api/v1/namespaces/{vns}/serviceaccounts"
     pc_path = "/apis/scheduling.k8s.io/v1/priorityclasses"
     pc_name = f"pc-{vns[-6:]}"
+    sc_path = "/apis/storage.k8s.io/v1/storageclasses"
+    sc_name = f"sc-{vns[-6:]}"
+    ing_path = f"/apis/networking.k8s.io/v1/namespaces/{vns}/ingresses"
+    backend = {"service": {"name": "web", "port": {"number": 80}}}
+    slice_path = f"/apis/discovery.k8s.io/v1/namespaces/{vns}/endpointslices"
     return {
+        "storageclasses": (
+            sc_path,
+            {
+                "metadata": {"name": sc_name, "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+                "provisioner": "example.com/disk",
+            },
+            {"allowVolumeExpansion": True},
+            f"{sc_path}/{cluster_host_name(sc_name, t, S)}",
+            lambda o: (
+                o.get("allowVolumeExpansion") is True
+                and "storageclass.kubernetes.io/is-default-class" not in (o["metadata"].get("annotations") or {})
+            ),
+        ),
+        "ingresses": (
+            ing_path,
+            {"metadata": {"name": "x"}, "spec": {"defaultBackend": backend}},
+            {"spec": {"ingressClassName": "nginx"}},
+            f"/apis/networking.k8s.io/v1/namespaces/{t}/ingresses/{host_name('x', vns, S)}",
+            lambda o: (
+                o["spec"].get("ingressClassName") == "nginx"
+                and o["spec"]["defaultBackend"]["service"]["name"] == host_name("web", vns, S)
+            ),
+        ),
+        "endpointslices": (
+            slice_path,
+            {
+                "metadata": {"name": "x", "labels": {"kubernetes.io/service-name": "manual"}},
+                "addressType": "IPv4",
+                "endpoints": [{"addresses": ["198.18.9.9"]}],
+                "ports": [{"port": 80}],
+            },
+            {"ports": [{"port": 81}]},
+            f"/apis/discovery.k8s.io/v1/namespaces/{t}/endpointslices/{host_name('x', vns, S)}",
+            lambda o: (
+                o["ports"][0]["port"] == 81
+                and o["metadata"]["labels"]["kubernetes.io/service-name"] == host_name("manual", vns, S)
+            ),
+        ),
         "poddisruptionbudgets": (
             pdb_path,
             {"metadata": {"name": "x"}, "spec": {"minAvailable": 1, "selector": {"matchLabels": {"a": "b"}}}},
@@ -110,13 +153,30 @@ def _kind_cases(vns: str, t: str):
     }
 
 
-@pytest.mark.parametrize("kind", ["poddisruptionbudgets", "networkpolicies", "serviceaccounts", "priorityclasses"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "poddisruptionbudgets",
+        "networkpolicies",
+        "serviceaccounts",
+        "priorityclasses",
+        "storageclasses",
+        "ingresses",
+        "endpointslices",
+    ],
+)
 async def test_an_optional_kind_round_trips_when_on_and_syncs_nothing_when_off(
     kind, run_syncer, virtual_api, host_api, virtual_namespace, host_namespace
 ):
     vns, t = virtual_namespace, host_namespace
     path, body, update, host_path, check = _kind_cases(vns, t)[kind]
     virtual, host = Any_(virtual_api), Any_(host_api)
+    if kind == "endpointslices":  # a slice syncs for a selector-less Service, with an allowed address
+        await virtual.call(
+            "POST",
+            f"/api/v1/namespaces/{vns}/services",
+            {"metadata": {"name": "manual"}, "spec": {"ports": [{"port": 80}]}},
+        )
     created = await virtual.call("POST", path, body)
     object_path = f"{path}/{created['metadata']['name']}"
     try:
@@ -124,7 +184,9 @@ async def test_an_optional_kind_round_trips_when_on_and_syncs_nothing_when_off(
         assert await host.call("GET", host_path) is None  # off by default: nothing synced
         await off.stop()
 
-        await run_syncer("--sync=-pods,-fake-nodes", f"--sync=+{kind}", name=S)
+        await run_syncer(
+            "--sync=-pods,-fake-nodes", f"--sync=+{kind}", "--endpoints-allowed-cidrs=198.18.9.0/24", name=S
+        )
         await eventually(lambda: host.call("GET", host_path), 30, f"the host copy of the {kind} object")
         await virtual.call("PATCH", object_path, update, patch=True)
 
@@ -140,7 +202,7 @@ async def test_an_optional_kind_round_trips_when_on_and_syncs_nothing_when_off(
 
         await eventually(deleted, 30, "the host copy to be deleted")
     finally:
-        if kind == "priorityclasses":  # cluster-scoped: not cleaned up with the namespace
+        if kind in ("priorityclasses", "storageclasses"):  # cluster-scoped: not cleaned up with the namespace
             await virtual.call("DELETE", object_path)
 
 
