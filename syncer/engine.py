@@ -114,17 +114,19 @@ class Engine:
                 self.declare(trigger.side, trigger.resource)
             for side, res in spec.reads:
                 self.declare(side, res)
-        service = Store("vcluster-service", "host")
-        self._stores[("service", SERVICES)] = service
-        self._reflectors.append(
-            Reflector(
-                self.host_api,
-                SERVICES,
-                service,
-                namespace=self.config.own_namespace,
-                field_selector=f"metadata.name={self.config.service_name}",
+        self.declare_own(SERVICES)
+
+    def declare_own(self, res: Resource) -> Store:
+        """A single-object store of the vcluster's own host `res` (its Service, their Endpoints) in the own
+        namespace, watched with a field selector (SPEC §9.2)."""
+        if ("own", res) not in self._stores:
+            store = Store(f"vcluster-{res.plural}", "host")
+            self._stores[("own", res)] = store
+            selector = f"metadata.name={self.config.service_name}"
+            self._reflectors.append(
+                Reflector(self.host_api, res, store, namespace=self.config.own_namespace, field_selector=selector)
             )
-        )
+        return self._stores[("own", res)]
 
     def declare(self, side: str, res: Resource, namespace: str | None = None, selector: str | None = None) -> Store:
         """The shared store for (side, resource), created with its reflector on first use. Virtual stores cover
@@ -150,7 +152,7 @@ class Engine:
         return self._stores[(side, res)]
 
     def vcluster_service(self) -> dict[str, Any] | None:
-        return self._stores[("service", SERVICES)].get(f"{self.config.own_namespace}/{self.config.service_name}")
+        return self._stores[("own", SERVICES)].get(f"{self.config.own_namespace}/{self.config.service_name}")
 
     def owner_reference(self) -> dict[str, Any] | None:
         """The vcluster Service as owner of namespaced host objects (--set-owner, only when T is the own ns)."""

@@ -10,6 +10,7 @@ from typing import Any
 from syncer.eventsync import EventSync
 from syncer.fakenodes import FakeNodes
 from syncer.fakepvs import FakePersistentVolumes
+from syncer.kubernetes_service import KubernetesService
 from syncer.mirror import Mirror
 from syncer.realnodes import RealNodes
 from translators import (
@@ -53,6 +54,8 @@ ENGINE_KINDS: dict[str, Any] = {
     "ingressclasses": partial(Mirror, mirrors.INGRESS_CLASSES),
     "hoststorageclasses": partial(Mirror, mirrors.HOST_STORAGE_CLASSES),
 }
+# Engine components that belong to a kind which also has a KindSpec (services: the virtual default/kubernetes).
+COMPANIONS: dict[str, Any] = {"services": KubernetesService}
 
 
 def enabled(names: frozenset[str]) -> list[KindSpec]:
@@ -60,4 +63,5 @@ def enabled(names: frozenset[str]) -> list[KindSpec]:
 
 
 def engine_components(names: frozenset[str]) -> list[Any]:
-    return [component for name, component in ENGINE_KINDS.items() if name in names]
+    table = [*ENGINE_KINDS.items(), *COMPANIONS.items()]
+    return [component for name, component in table if name in names]

@@ -275,3 +275,43 @@ async def test_host_classes_are_mirrored_edits_reverted_and_virtual_only_ones_re
         await host.call("DELETE", f"{path}/{name}")
         await virtual.call("DELETE", f"{path}/{name}")
         await virtual.call("DELETE", f"{path}/{name}-tenant")
+
+
+async def test_virtual_kubernetes_service_takes_the_vcluster_service_ip_and_its_https_endpoints(
+    run_syncer, v, h, host_namespace
+):
+    t = host_namespace
+    service = await h.create(
+        "service",
+        t,
+        {
+            "metadata": {"name": S},
+            "spec": {"ports": [{"name": "https", "port": 443, "targetPort": 6443}, {"name": "kubelet", "port": 10250}]},
+        },
+    )
+    await h.create(
+        "endpoints",
+        t,
+        {
+            "metadata": {"name": S},
+            "subsets": [
+                {
+                    "addresses": [{"ip": "198.18.0.9", "nodeName": "kwok-node-0"}],
+                    "ports": [{"name": "https", "port": 6443}, {"name": "kubelet", "port": 10250}],
+                }
+            ],
+        },
+    )
+    await run_syncer("--sync=-pods,-fake-nodes")
+
+    async def mirrored():
+        svc, eps = await v.get("service", "default", "kubernetes"), await v.get("endpoints", "default", "kubernetes")
+        if not svc or not eps or svc["spec"]["clusterIP"] != service["spec"]["clusterIP"]:
+            return None
+        return svc, eps
+
+    svc, eps = await eventually(mirrored, 60, "default/kubernetes to mirror the vcluster Service")
+    assert [p["name"] for p in svc["spec"]["ports"]] == ["https"]
+    assert eps["metadata"]["labels"]["endpointslice.kubernetes.io/skip-mirror"] == "true"
+    assert eps["subsets"][0]["addresses"] == [{"ip": "198.18.0.9"}]
+    assert eps["subsets"][0]["ports"] == [{"name": "https", "port": 6443, "protocol": "TCP"}]
