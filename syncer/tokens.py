@@ -10,7 +10,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from syncer.kube.resources import SECRETS, Resource
+from syncer.kube.resources import SECRETS, SERVICEACCOUNTS
 from syncer.log import get_logger
 from translators.kind import EnsureTokens, TokenSource
 from translators.metadata import desired_host_metadata
@@ -18,7 +18,6 @@ from translators.metadata import desired_host_metadata
 log = get_logger("tokens")
 EXPIRATIONS = "vcluster.loft.sh/token-expirations"
 REFRESH_AT = 0.8
-SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts", "ServiceAccount")
 
 
 def _now() -> dt.datetime:
@@ -80,7 +79,7 @@ class TokenIssuer:
             },
         }
         api = self.engine.virtual_api
-        answer = await api.create(SERVICE_ACCOUNTS, meta["namespace"], body, subresource="token")
+        answer = await api.create(SERVICEACCOUNTS, meta["namespace"], body, subresource="token")
         status = answer.get("status") or {}
         expires = status.get("expirationTimestamp") or _iso(_now() + dt.timedelta(seconds=source.expiration_seconds))
         return status.get("token", ""), {"issued": _iso(_now()), "expires": expires}

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from syncer.kube.resources import INGRESSCLASSES, STORAGECLASSES, Resource
+from translators import storageclasses
 from translators.kind import Obj
 
 
@@ -35,17 +36,4 @@ def mirrored(spec: MirrorSpec, host: Obj) -> Obj:
 
 
 INGRESS_CLASSES = MirrorSpec("ingressclasses", INGRESSCLASSES, ("spec",))
-HOST_STORAGE_CLASSES = MirrorSpec(
-    "hoststorageclasses",
-    STORAGECLASSES,
-    (
-        "provisioner",
-        "parameters",
-        "reclaimPolicy",
-        "mountOptions",
-        "allowVolumeExpansion",
-        "volumeBindingMode",
-        "allowedTopologies",
-    ),
-    immutable=("provisioner", "parameters", "reclaimPolicy", "volumeBindingMode"),
-)
+HOST_STORAGE_CLASSES = MirrorSpec("hoststorageclasses", STORAGECLASSES, storageclasses.COPIED, storageclasses.IMMUTABLE)

@@ -73,7 +73,6 @@ class KubeApi:
         request_timeout: float = 30.0,
         write_gate: Callable[[], None] | None = None,
         dry_run: bool = False,
-        on_dry_run: Callable[[str, str, Any], None] | None = None,
     ) -> None:
         self._client = api_client
         self.cluster = cluster
@@ -81,7 +80,6 @@ class KubeApi:
         self._timeout = request_timeout
         self._write_gate = write_gate
         self.dry_run = dry_run
-        self._on_dry_run = on_dry_run
 
     # ---- transport -----------------------------------------------------------------------------------------
     async def _open(
@@ -200,18 +198,18 @@ class KubeApi:
             resp.release()
 
     # ---- writes --------------------------------------------------------------------------------------------
-    def _dry(self, action: str, path: str, body: Any) -> dict[str, Any] | None:
+    def _dry(self, body: Any) -> dict[str, Any] | None:
+        """In dry run, what a write would have returned (the body); None when the write must really happen.
+        The intended write itself is logged by the caller, which knows the kind and names."""
         if not self.dry_run:
             return None
-        if self._on_dry_run:
-            self._on_dry_run(action, path, body)
         return dict(body) if isinstance(body, dict) else {}
 
     async def create(
         self, res: Resource, namespace: str | None, body: dict[str, Any], subresource: str | None = None
     ) -> dict[str, Any]:
         path = res.path(namespace, body["metadata"]["name"], subresource) if subresource else res.path(namespace)
-        if (dry := self._dry("create", path, body)) is not None:
+        if (dry := self._dry(body)) is not None:
             return dry
         return await self.request("POST", path, verb="create", body=body)
 
@@ -226,13 +224,13 @@ class KubeApi:
         patch_type: str = "merge",
     ) -> dict[str, Any]:
         path = res.path(namespace, name, subresource)
-        if (dry := self._dry("patch", path, patch)) is not None:
+        if (dry := self._dry(patch)) is not None:
             return dry
         return await self.request("PATCH", path, verb="patch", body=patch, content_type=PATCH_TYPES[patch_type])
 
     async def replace(self, res: Resource, namespace: str | None, name: str, body: dict[str, Any]) -> dict[str, Any]:
         path = res.path(namespace, name)
-        if (dry := self._dry("update", path, body)) is not None:
+        if (dry := self._dry(body)) is not None:
             return dry
         return await self.request("PUT", path, verb="update", body=body)
 
@@ -254,7 +252,7 @@ class KubeApi:
         if preconditions:
             body["preconditions"] = preconditions
         path = res.path(namespace, name)
-        if self._dry("delete", path, body) is not None:
+        if self._dry(body) is not None:
             return True
         try:
             await self.request("DELETE", path, verb="delete", body=body)
