@@ -84,6 +84,10 @@ class Controller(KeyedWorker):
     def start(self) -> list[asyncio.Task[None]]:
         """Queue every virtual key and every managed host object's key (orphans go through the normal path)."""
         initial = set(self.vstore.keys())
+        for trigger in self.spec.triggers:  # e.g. a pod-less token Secret left by a crash: its pod key is swept
+            if not trigger.via_index:
+                store = self.engine.store(trigger.side, trigger.resource)
+                initial.update(key for obj in store.values() for key in trigger.keys(obj))
         for host in self.hstore.values():
             target = self.names.to_virtual(host)
             if target:
@@ -119,6 +123,8 @@ class Controller(KeyedWorker):
                 return "unchanged"  # created; waiting for the cache to see it
             else:
                 return (await self._run(key, None, [self._recreating[key]]))[0]
+        if vobj is None and host is None and spec.leftovers:
+            return (await self._run(key, None, spec.leftovers(self.ctx, key)))[0]
         if vobj is None:
             if host is not None and spec.virtual_gone:
                 return (await self._run(key, None, spec.virtual_gone(self.ctx, host)))[0]

@@ -140,5 +140,6 @@ class KindSpec:
     existing: Callable[[SyncContext, Obj, Obj], list[Step]] | None = None
     host_gone: Callable[[SyncContext, Obj], list[Step] | None] | None = None
     virtual_gone: Callable[[SyncContext, Obj], list[Step]] | None = None
+    leftovers: Callable[[SyncContext, str], list[Step]] | None = None  # neither side exists: clean what remains
     host_indexes: Mapping[Resource, Mapping[str, Callable[[Obj], Iterable[str]]]] = field(default_factory=dict)
     reads: tuple[tuple[str, Resource], ...] = ()  # further (side, resource) caches the hooks look up

@@ -25,6 +25,7 @@ from translators.pods import (
 from translators.podsecurity import check_pod, refusal_message
 
 DNS_WARNING_AFTER = 60.0
+ORPHAN_TOKEN_AGE = 300.0
 
 
 def _namespace_of(obj: Obj) -> list[str]:
@@ -75,8 +76,8 @@ def pod_context(ctx: SyncContext, vpod: Obj) -> PodContext | str:
     )
 
 
-def _age(vpod: Obj) -> float:
-    created = vpod["metadata"].get("creationTimestamp")
+def _age(obj: Obj) -> float:
+    created = obj["metadata"].get("creationTimestamp")
     if not created:
         return 0.0
     return (dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(created.replace("Z", "+00:00"))).total_seconds()
@@ -134,6 +135,21 @@ def host_gone(ctx: SyncContext, vpod: Obj) -> list[Step] | None:
     if (vpod.get("status") or {}).get("startTime"):
         return [_delete_virtual(vpod, 0, "started pod lost its host pod")]
     return None
+
+
+def leftovers(ctx: SyncContext, key: str) -> list[Step]:
+    """A token Secret without pod on either side (the pod create failed, or a crash in between) is deleted once
+    older than 5 minutes (SPEC §12); younger ones may still be about to get their pod."""
+    namespace, _, name = key.partition("/")
+    secret_name = token_secret_name(name, namespace, ctx.names.suffix)
+    secret = ctx.host(SECRETS).get(f"{ctx.config.target_namespace}/{secret_name}")
+    if secret is None:
+        return []
+    age = _age(secret)
+    if age < ORPHAN_TOKEN_AGE:
+        return [Requeue(ORPHAN_TOKEN_AGE - age)]
+    meta = secret["metadata"]
+    return [Write("host", "delete", SECRETS, meta["namespace"], secret_name, uid=meta["uid"], why="pod-less token")]
 
 
 def existing(ctx: SyncContext, vpod: Obj, hpod: Obj) -> list[Step]:
@@ -255,6 +271,7 @@ KIND = KindSpec(
     before_create=before_create,
     existing=existing,
     host_gone=host_gone,
+    leftovers=leftovers,
     virtual_indexes={SERVICES: {"namespace": _namespace_of}, PODS: {"namespace": _namespace_of}},
     triggers=(
         Trigger("host", SECRETS, _token_secret_owner),
