@@ -3,12 +3,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: dev test unit lint fmt docs controlplane venv clean
+.PHONY: dev test unit lint fmt docs controlplane helm chart-schema venv clean
 
 dev: controlplane venv  ## host + virtual clusters (and the syncer) on this machine; Ctrl-C stops them
 	$(BIN)/vcsync dev $(ARGS)
 
-test: controlplane venv lint  ## everything CI runs: lint, unit tests, integration tests on real control planes
+test: controlplane helm venv lint  ## everything CI runs: lint, unit, integration and chart tests on real control planes
 	$(BIN)/pytest -ra $(ARGS)
 
 unit: venv  ## pure tests only, no control plane
@@ -18,6 +18,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m syncer.docs --check
+	$(BIN)/python hack/helm/schema.py --check
 
 fmt: venv
 	$(BIN)/ruff check --fix .
@@ -25,6 +26,12 @@ fmt: venv
 
 docs: venv  ## regenerate README.md's kinds and flags tables from the code
 	$(BIN)/python -m syncer.docs
+
+helm:  ## build (once, cached by version) the pinned helm from Go modules, for the chart and its tests
+	@bash hack/helm/build.sh >/dev/null
+
+chart-schema: venv  ## regenerate helm/vcsync/values.schema.json from the flag table and kinds
+	$(BIN)/python hack/helm/schema.py
 
 controlplane:  ## build (once, cached by version) kube-apiserver & co., etcd and kwok from Go modules
 	@bash hack/controlplane/build.sh >/dev/null
