@@ -99,6 +99,9 @@ async def host_namespace(host_api: client.ApiClient, request: pytest.FixtureRequ
 async def virtual_namespace(virtual_api: client.ApiClient, request: pytest.FixtureRequest) -> AsyncIterator[str]:
     async for ns in fresh_namespace(virtual_api, request.node.name):
         yield ns
+        # No kubelet in the virtual cluster: bound pods would keep the namespace terminating once the test's
+        # syncer is gone, and tests that wait for a quiet cluster would wait for them.
+        await client.CoreV1Api(virtual_api).delete_collection_namespaced_pod(ns, grace_period_seconds=0)
 
 
 @pytest.fixture

@@ -81,16 +81,16 @@ async def test_force_synced_secret_is_opaque_on_host_and_its_data_never_logged(
     run_syncer, v, h, virtual_namespace, host_namespace
 ):
     vns, t = virtual_namespace, host_namespace
+    # The token controller deletes token Secrets of a ServiceAccount that does not exist (yet): make ours first.
+    await v.create("service_account", vns, {"metadata": {"name": "robot"}})
+    annotations = {"vcluster.loft.sh/force-sync": "true", "kubernetes.io/service-account.name": "robot"}
     await v.create(
         "secret",
         vns,
         {
-            "metadata": {
-                "name": "token",
-                "annotations": {"vcluster.loft.sh/force-sync": "true", "kubernetes.io/service-account.name": "default"},
-            },
+            "metadata": {"name": "token", "annotations": annotations},
             "type": "kubernetes.io/service-account-token",
-            "stringData": {"token": "s3cr3t-value"},
+            "stringData": {"password": "s3cr3t-value"},
         },
     )
     await v.create("secret", vns, {"metadata": {"name": "plain"}, "stringData": {"k": "v"}})
@@ -98,7 +98,7 @@ async def test_force_synced_secret_is_opaque_on_host_and_its_data_never_logged(
 
     copy = await on_host(h, "secret", t, "token", vns)
     assert copy["type"] == "Opaque"
-    assert base64.b64decode(copy["data"]["token"]) == b"s3cr3t-value"
+    assert base64.b64decode(copy["data"]["password"]) == b"s3cr3t-value"
     assert await h.get("secret", t, host_name("plain", vns, S)) is None
     await v.patch("secret", vns, "token", {"metadata": {"annotations": {"vcluster.loft.sh/force-sync": None}}})
     await gone_from_host(h, "secret", t, "token", vns)
