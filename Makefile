@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: dev test unit lint fmt docs controlplane helm chart-schema venv clean
+.PHONY: dev test unit lint fmt docs controlplane helm chart-schema bench venv clean
 
 dev: controlplane venv  ## host + virtual clusters (and the syncer) on this machine; Ctrl-C stops them
 	$(BIN)/vcsync dev $(ARGS)
@@ -33,6 +33,9 @@ helm:  ## build (once, cached by version) the pinned helm from Go modules, for t
 chart-schema: venv  ## regenerate helm/vcsync/values.schema.json from the flag table and kinds
 	$(BIN)/python hack/helm/schema.py
 
+bench: controlplane venv  ## benchmarks on local control planes -> bench/results/<date>-<host>.md + .png (ARGS=--smoke: ~7 min)
+	$(BIN)/python -m bench $(ARGS)
+
 controlplane:  ## build (once, cached by version) kube-apiserver & co., etcd and kwok from Go modules
 	@bash hack/controlplane/build.sh >/dev/null
 
@@ -40,7 +43,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,bench]'
 	touch $@
 
 clean:

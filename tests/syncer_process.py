@@ -81,6 +81,19 @@ class Syncer:
         where = {"cluster": cluster} if cluster else {}
         return sum([await self.metric("vcsync_api_requests_total", verb=v, **where) for v in WRITE_VERBS])
 
+    async def settle(self, quiet: float = 2.0, timeout: float = 60) -> None:
+        """Wait until this syncer has made no write for `quiet` seconds: everything it had queued is done, so a
+        restart afterwards really starts from "everything in sync"."""
+        deadline = time.monotonic() + timeout
+        last, since = await self.writes(), time.monotonic()
+        while time.monotonic() - since < quiet:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"syncer still writing after {timeout}s:\n{self.log_tail()}")
+            await asyncio.sleep(0.2)
+            now = await self.writes()
+            if now != last:
+                last, since = now, time.monotonic()
+
     def send(self, sig: signal.Signals) -> None:
         if self.proc and self.proc.returncode is None:
             self.proc.send_signal(sig)

@@ -309,6 +309,7 @@ async def test_a_restart_with_running_pods_makes_zero_writes(
         return all(p["spec"].get("nodeName") and p["status"].get("phase") == "Running" for p in pods)
 
     await eventually(settled, 60, "both pods Running and bound in the virtual cluster")
+    await first.settle()
     await first.stop()
 
     # Fake-node heartbeats are the allowed periodic writes (SPEC §9.5); without them every write counts. Events are

@@ -226,6 +226,7 @@ async def test_a_restart_with_everything_in_sync_makes_zero_writes(
     for i in range(5):
         await on_host(h, "secret", t, f"s{i}", vns)
     assert await first.writes("host") >= 10
+    await first.settle()
     await first.stop()
 
     second = await run_syncer(only_these)

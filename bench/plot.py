@@ -1,0 +1,122 @@
+"""One PNG with a panel per scenario, medians with min-max error bars and the floor beside them, so a regression is
+visible at a glance next to the table. Matplotlib's Agg backend: no display needed (CI, servers)."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+
+from bench.results import Results, Row
+
+
+def _errorbar(ax: Axes, rows: list[Row], label: str, *, floor: bool = False, **style) -> None:
+    rows = sorted(rows, key=lambda r: r.x)
+    if floor:
+        rows = [r for r in rows if r.floor]
+    if not rows:
+        return
+    series = [r.floor if floor else r.values for r in rows]
+    medians = [statistics.median(v) for v in series]
+    low = [m - min(v) for m, v in zip(medians, series, strict=True)]
+    high = [max(v) - m for m, v in zip(medians, series, strict=True)]
+    ax.errorbar([r.x for r in rows], medians, yerr=[low, high], label=label, capsize=3, marker="o", **style)
+
+
+def _panel(ax: Axes, title: str, xlabel: str, ylabel: str) -> None:
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.grid(True, alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+    else:
+        ax.text(0.5, 0.5, "not measured", ha="center", va="center", transform=ax.transAxes, color="grey")
+
+
+def _latency(ax: Axes, results: Results, scenario: str, xlabel: str) -> None:
+    for q, color in (("p50", "tab:blue"), ("p95", "tab:orange"), ("p99", "tab:red")):
+        rows = results.find(scenario, f"{q} ms")
+        _errorbar(ax, rows, f"vcsync {q}", color=color)
+        _errorbar(ax, rows, f"floor {q}", floor=True, color=color, linestyle="--", alpha=0.6)
+    ax.set_yscale("log")
+    _panel(ax, f"{scenario} latency", xlabel, "ms (log)")
+
+
+def _bars(ax: Axes, groups: list[str], series: list[tuple[str, list[list[float]]]], *, log: bool = False) -> None:
+    """Grouped bars: one group per entry of `groups`, one bar per series (its values per group), min-max whiskers."""
+    width = 0.8 / max(len(series), 1)
+    for i, (label, per_group) in enumerate(series):
+        xs = [g + (i - (len(series) - 1) / 2) * width for g in range(len(groups))]
+        present = [(x, v) for x, v in zip(xs, per_group, strict=True) if v]
+        if not present:
+            continue
+        medians = [statistics.median(v) for _, v in present]
+        low = [m - min(v) for m, (_, v) in zip(medians, present, strict=True)]
+        high = [max(v) - m for m, (_, v) in zip(medians, present, strict=True)]
+        ax.bar([x for x, _ in present], medians, width, yerr=[low, high], capsize=3, label=label)
+    ax.set_xticks(range(len(groups)), groups)
+    if log:
+        ax.set_yscale("log")
+
+
+def _status(ax: Axes, results: Results) -> None:
+    groups = ["p50", "p95", "p99"]
+    values = {q: [v for r in results.find("status", f"{q} ms") for v in r.values] for q in groups}
+    floors = {q: [v for r in results.find("status", f"{q} ms") for v in r.floor] for q in groups}
+    running = {
+        q: [v for r in results.find("status", f"Running seen host->virtual {q} ms") for v in r.values] for q in groups
+    }
+    series = [
+        ("vcsync: host status write -> virtual watch", [values[q] for q in groups]),
+        ("floor: -> host watch", [floors[q] for q in groups]),
+        ("kwok Running: host watch -> virtual watch", [running[q] for q in groups]),
+    ]
+    _bars(ax, groups, series, log=True)
+    _panel(ax, "status latency", "percentile", "ms (log)")
+
+
+def _bulk(ax: Axes, results: Results) -> None:
+    rows = sorted(results.find("bulk", "objects/s"), key=lambda r: r.x)
+    qps = results.meta.get("host_qps", "?")
+    series = [("vcsync", [r.values for r in rows]), (f"floor (host QPS {qps})", [r.floor for r in rows])]
+    _bars(ax, [f"{r.x:g} pods" for r in rows], series)
+    _panel(ax, "bulk throughput", "pods (each with a ConfigMap and a Secret)", "objects/s")
+
+
+def draw(results: Results, png_path: Path) -> None:
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
+    (create, status, bulk), (restart, memory, idle) = axes
+    _latency(create, results, "create", "pods/s")
+    _status(status, results)
+    _bulk(bulk, results)
+
+    _errorbar(restart, results.find("restart", "time to ready s"), "time to /readyz (s)", color="tab:green")
+    _errorbar(restart, results.find("restart", "writes (excl. heartbeats)"), "writes (target 0)", color="tab:red")
+    _panel(restart, "restart", "synced pods", "s / writes")
+
+    _errorbar(memory, results.find("memory", "steady RSS MB"), "steady RSS", color="tab:purple")
+    _errorbar(memory, results.find("memory", "peak RSS MB"), "peak RSS (VmHWM)", color="tab:pink")
+    _panel(memory, "memory", "synced pods", "MB")
+
+    _errorbar(idle, results.find("idle", "CPU s/min"), "CPU s/min", color="tab:brown")
+    _errorbar(idle, results.find("idle", "writes (excl. heartbeats)"), "writes (target 0)", color="tab:red")
+    _panel(idle, "after restart: quiet window", "synced pods", "CPU s/min, writes")
+    requests = idle.twinx()
+    _errorbar(requests, results.find("idle", "API requests/min"), "API requests/min (right)", color="tab:cyan")
+    requests.set_ylabel("API requests/min", fontsize=8)
+    requests.tick_params(labelsize=7)
+    if requests.get_legend_handles_labels()[0]:
+        requests.legend(fontsize=7, loc="lower right")
+
+    fig.suptitle(results.meta.get("title", "vcsync benchmark"), fontsize=12)
+    fig.tight_layout()
+    png_path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png_path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,149 @@
+"""The results file: a Markdown table (scenario, size, metric, median, min, max, floor, ratio) with the run's
+context and whether issue 7's targets hold, plus the raw per-run numbers as JSON so plots can be redrawn later."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.options import SCENARIOS
+from bench.results import Results, Row
+
+NOTES = """\
+- Every figure is the median of the runs, with min and max; `floor` is the median of the same figure measured
+  without vcsync in the same run, and `ratio` = median / floor. Latency percentiles are per run. A few pods went
+  through vcsync untimed first (warm-up); the restart scenario is where startup costs show.
+- A latency floor is one hop (a write, then a watch event), which on loopback arrives with the write's own answer
+  (p50 well under a millisecond), so p50 ratios are large by construction; vcsync's path has at least two such hops
+  plus its own request (virtual watch -> host write -> host watch).
+- **create**: virtual pod create acknowledged -> host copy seen by a host watch on the target namespace. Floor: the
+  same client creating the same pods directly in a host namespace at the same rate, seen by a watch.
+- **status**: the benchmark sets a Running host pod NotReady as a kubelet would on a failing readiness probe (a
+  status write whose acknowledgement time is known) -> the virtual pod's condition seen by a virtual watch. Floor:
+  the host watch seeing that write. `Running seen host->virtual`: kwok turning the host pod Running (its write time
+  is unknown) seen by the host watch -> the virtual pod Running seen by the virtual watch; no floor.
+- **bulk**: all 3N objects created in the virtual cluster (client at vcsync's virtual QPS/burst) -> all 3N host copies
+  seen. Floor: the same objects created directly on the host by a client at vcsync's host QPS/burst.
+- **restart**: vcsync stopped (SIGTERM) and started again with everything in sync -> /readyz 200. Writes are
+  `vcsync_api_requests_total` with verb create/update/patch/delete from start to ready. **memory** and **idle**: the
+  quiet window after that restart (the idle window at the largest size); RSS is VmRSS at its end, peak is VmHWM.
+- Writes exclude fake-node heartbeats (SPEC 9.5), which are *subtracted*: virtual watches on the fake Nodes and
+  their Leases count every heartbeat write and counters are read only while none is in flight. Heartbeats never
+  touch the host, so host writes are exact; benchmark pods mount no service-account token, so there are no token
+  refreshes."""
+
+NOT_CONTEXT = frozenset({"errors", "options", "title", "unexpected writes"})
+Check = Callable[[Results], tuple[str, bool | None]]
+
+
+def _largest(rows: list[Row]) -> Row | None:
+    return max(rows, key=lambda r: r.x) if rows else None
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if value == 0 or abs(value) >= 100:
+        return f"{value:.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}" if abs(value) >= 0.1 else f"{value:.3f}"
+
+
+def _ratio_target(scenario: str, metric: str, limit: float, at_most: bool) -> Check:
+    def check(results: Results) -> tuple[str, bool | None]:
+        rows = [r for r in results.find(scenario, metric) if r.ratio is not None]
+        if not rows:
+            return "not measured", None
+        worst = max(rows, key=lambda r: r.ratio) if at_most else min(rows, key=lambda r: r.ratio)
+        assert worst.ratio is not None
+        holds = worst.ratio <= limit if at_most else worst.ratio >= limit
+        return f"worst ratio {worst.ratio:.2f} at {worst.size}", holds
+
+    return check
+
+
+def _zero(scenario: str, metric: str) -> Check:
+    def check(results: Results) -> tuple[str, bool | None]:
+        rows = results.find(scenario, metric)
+        if not rows:
+            return "not measured", None
+        worst = max(max(r.values) for r in rows)
+        return f"max {worst:g} over {sum(len(r.values) for r in rows)} runs", worst <= 0
+
+    return check
+
+
+def _rss_per_pod(results: Results) -> tuple[str, bool | None]:
+    row = _largest(results.find("memory", "KB per pod (over empty)"))
+    if row is None:
+        return "not measured", None
+    steady = next((r for r in results.find("memory", "steady RSS MB") if r.x == row.x), None)
+    total = f" (steady RSS {steady.median:.0f} MB)" if steady else ""
+    return f"{row.median:.1f} KB per pod over the empty process at {row.size}{total}", row.median <= 25
+
+
+TARGETS: list[tuple[str, Check]] = [
+    ("create p99 within 1.5x the floor", _ratio_target("create", "p99 ms", 1.5, at_most=True)),
+    ("status p99 within 1.5x the floor", _ratio_target("status", "p99 ms", 1.5, at_most=True)),
+    ("bulk at least 0.9x the floor's objects/s", _ratio_target("bulk", "objects/s", 0.9, at_most=False)),
+    ("zero writes on restart", _zero("restart", "writes (excl. heartbeats)")),
+    ("zero writes at idle", _zero("idle", "writes (excl. heartbeats)")),
+    ("<= 25 KB RSS per synced pod at the largest size", _rss_per_pod),
+]
+
+
+def _ordered(results: Results) -> list[Row]:
+    """Scenarios in their numbered order, sizes ascending, metrics as measured."""
+    order = {name: i for i, name in enumerate(SCENARIOS)}
+    return sorted(results.rows, key=lambda r: (order.get(r.scenario, len(order)), r.x))
+
+
+def table(results: Results) -> str:
+    lines = ["| scenario | size | metric | median | min | max | floor | ratio |", "|---|---|---|---|---|---|---|---|"]
+    for r in _ordered(results):
+        if r.values:
+            cells = [r.scenario, r.size, r.metric, _fmt(r.median), _fmt(min(r.values)), _fmt(max(r.values))]
+            cells += [_fmt(r.floor_median), f"{r.ratio:.2f}" if r.ratio is not None else "—"]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def targets(results: Results) -> str:
+    lines = ["| target (issue 7) | this run | holds |", "|---|---|---|"]
+    for name, check in TARGETS:
+        detail, holds = check(results)
+        lines.append(f"| {name} | {detail} | {'—' if holds is None else 'yes' if holds else 'no'} |")
+    return "\n".join(lines)
+
+
+def markdown(results: Results, png_name: str) -> str:
+    meta = results.meta
+    context = ", ".join(f"{k} {v}" for k, v in meta.items() if k not in NOT_CONTEXT)
+    parts = [
+        f"# {meta.get('title', 'vcsync benchmark')}",
+        "",
+        context,
+        "",
+        f"Options: `{meta.get('options', '')}`",
+        "",
+        table(results),
+        "",
+        targets(results),
+        "",
+        f"![plots]({png_name})",
+        "",
+        NOTES,
+    ]
+    if meta.get("unexpected writes"):
+        parts += ["", "## Writes that were not heartbeats", "", *(f"- {w}" for w in meta["unexpected writes"])]
+    if meta.get("errors"):
+        parts += ["", "## Errors", "", *(f"- {e}" for e in meta["errors"])]
+    return "\n".join(parts) + "\n"
+
+
+def write(results: Results, md_path: Path, png_name: str) -> None:
+    md_path.parent.mkdir(parents=True, exist_ok=True)
+    md_path.write_text(markdown(results, png_name))
+    md_path.with_suffix(".json").write_text(json.dumps(results.to_json(), indent=1) + "\n")
