@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.test_sync_configmaps_secrets import S
+from tests.integration.test_sync_configmaps_secrets import S, create_pod
 from tests.kube import Any_
 from tests.support import eventually
 from translators.names import cluster_host_name, host_name
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.controlplane
 
 
 async def test_service_selects_only_this_vclusters_pods_and_takes_the_host_cluster_ip(
-    run_syncer, v, h, virtual_namespace, host_namespace
+    pod_syncer, v, h, virtual_namespace, host_namespace
 ):
     vns, t = virtual_namespace, host_namespace
     await v.create(
@@ -26,7 +26,14 @@ async def test_service_selects_only_this_vclusters_pods_and_takes_the_host_clust
             "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]},
         },
     )
-    await run_syncer("--sync=-pods,-fake-nodes")
+    await create_pod(
+        v,
+        vns,
+        {
+            "metadata": {"name": "web-1", "labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "c", "image": "x"}]},
+        },
+    )
     copy = await eventually(lambda: h.get("service", t, host_name("web", vns, S)), 30, "the host Service")
     assert copy["spec"]["selector"] == {
         "app": "web",
@@ -39,6 +46,14 @@ async def test_service_selects_only_this_vclusters_pods_and_takes_the_host_clust
         return virtual and virtual["spec"]["clusterIP"] == copy["spec"]["clusterIP"]
 
     await eventually(same_ip, 30, "the virtual ClusterIP to equal the host's")
+
+    async def resolves():  # the host endpoints controller lists the tenant's translated pod behind the Service
+        pod = await h.get("pod", t, host_name("web-1", vns, S))
+        endpoints = await h.get("endpoints", t, host_name("web", vns, S))
+        addresses = [a for s in (endpoints or {}).get("subsets") or [] for a in s.get("addresses") or []]
+        return pod and pod["status"].get("podIP") and [a["ip"] for a in addresses] == [pod["status"]["podIP"]]
+
+    await eventually(resolves, 60, "the host Endpoints to list the translated pod")
 
 
 async def test_node_ports_allocated_on_the_host_flow_up(run_syncer, v, h, virtual_namespace, host_namespace):
