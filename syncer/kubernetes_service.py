@@ -10,11 +10,11 @@ from typing import Any
 
 from syncer.diff import owned_patch
 from syncer.kube.api import ApiError
-from syncer.kube.resources import ENDPOINTS, SERVICES
+from syncer.kube.resources import ENDPOINTS, ENDPOINTSLICES, SERVICES, Resource
 from syncer.log import get_logger
 from syncer.worker import KeyedWorker
 from translators.kind import Obj
-from translators.services import kubernetes_endpoints, kubernetes_service
+from translators.services import kubernetes_endpoints, kubernetes_endpointslice, kubernetes_service
 
 log = get_logger("kubernetes-service")
 KEY = "default/kubernetes"
@@ -32,11 +32,13 @@ class KubernetesService(KeyedWorker):
         self.host_endpoints = engine.declare_own(ENDPOINTS)
         self.services = engine.declare("virtual", SERVICES)
         self.endpoints = engine.declare("virtual", ENDPOINTS)
+        with_slices = "endpointslices" in engine.config.sync
+        self.slices = engine.declare("virtual", ENDPOINTSLICES) if with_slices else None
 
     def wire(self) -> None:
         for store in (self.host_service, self.host_endpoints):
             store.add_handler(lambda old, new: self.enqueue(KEY))
-        for store in (self.services, self.endpoints):
+        for store in (self.services, self.endpoints, *([self.slices] if self.slices else [])):
             store.add_handler(
                 lambda old, new: (
                     self.enqueue(KEY)
@@ -90,17 +92,23 @@ class KubernetesService(KeyedWorker):
         return True
 
     async def _endpoints(self) -> bool:
+        """The Endpoints (and, with `endpointslices`, the EndpointSlice) `kubernetes` from the host's endpoints."""
         host = self.host_endpoints.get(f"{self.engine.config.own_namespace}/{self.engine.config.service_name}")
         if host is None:
             return False
-        desired = kubernetes_endpoints(host)
-        current = self.endpoints.get(KEY)
-        api = self.engine.virtual_api
+        wrote = await self._mirror(self.endpoints, ENDPOINTS, kubernetes_endpoints(host), ("subsets",))
+        if self.slices is not None:
+            owned = ("addressType", "endpoints", "ports")
+            wrote = await self._mirror(self.slices, ENDPOINTSLICES, kubernetes_endpointslice(host), owned) or wrote
+        return wrote
+
+    async def _mirror(self, store: Any, res: Resource, desired: Obj, owned: tuple[str, ...]) -> bool:
+        api, current = self.engine.virtual_api, store.get(KEY)
         if current is None:
-            await api.create(ENDPOINTS, "default", desired)
+            await api.create(res, "default", desired)
             return True
-        patch = owned_patch(current, desired, ("subsets", "metadata.labels"))
+        patch = owned_patch(current, desired, (*owned, "metadata.labels"))
         if not patch:
             return False
-        await api.patch(ENDPOINTS, "default", "kubernetes", patch)
+        await api.patch(res, "default", "kubernetes", patch)
         return True

@@ -317,7 +317,7 @@ async def test_virtual_kubernetes_service_takes_the_vcluster_service_ip_and_its_
             ],
         },
     )
-    await run_syncer("--sync=-pods,-fake-nodes")
+    await run_syncer("--sync=-pods,-fake-nodes,+endpointslices")
 
     async def mirrored():
         svc, eps = await v.get("service", "default", "kubernetes"), await v.get("endpoints", "default", "kubernetes")
@@ -330,3 +330,6 @@ async def test_virtual_kubernetes_service_takes_the_vcluster_service_ip_and_its_
     assert eps["metadata"]["labels"]["endpointslice.kubernetes.io/skip-mirror"] == "true"
     assert eps["subsets"][0]["addresses"] == [{"ip": "198.18.0.9"}]
     assert eps["subsets"][0]["ports"] == [{"name": "https", "port": 6443, "protocol": "TCP"}]
+    path = "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/kubernetes"
+    kubernetes_slice = await eventually(lambda: Any_(v.v1.api_client).call("GET", path), 30, "EndpointSlice kubernetes")
+    assert kubernetes_slice["endpoints"][0]["addresses"] == ["198.18.0.9"]
