@@ -9,7 +9,6 @@ import contextlib
 import datetime as dt
 import json
 import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,19 +53,7 @@ class ProcStats:
 class Vcsync:
     def __init__(self, pair: ClusterPair, *, name: str, namespace: str, args: tuple[str, ...], log: Path) -> None:
         self.health_port, self.metrics_port = free_port(), free_port()
-        argv = [
-            sys.executable,
-            "-m",
-            "syncer.cli",
-            "run",
-            f"--virtual-kubeconfig={pair.virtual.kubeconfig}",
-            f"--host-kubeconfig={pair.host.kubeconfig}",
-            f"--name={name}",
-            f"--own-namespace={namespace}",
-            f"--health-bind-address=127.0.0.1:{self.health_port}",
-            f"--metrics-bind-address=127.0.0.1:{self.metrics_port}",
-            *args,
-        ]
+        argv = pair.syncer_argv(name, namespace, self.health_port, self.metrics_port, *args)
         self.component = Component("vcsync", argv, log, stop_grace=30)
         self.started_at = 0.0
         self.stopped_at = 0.0

@@ -93,19 +93,7 @@ def _start_syncer(pair: ClusterPair) -> Component:
         "spec": {"selector": {"k8s-app": "kube-dns"}, "ports": [{"name": "dns", "port": 53, "protocol": "UDP"}]},
     }
     pair.virtual.api("POST", "/api/v1/namespaces/kube-system/services", dns)
-    argv = [
-        sys.executable,
-        "-m",
-        "syncer.cli",
-        "run",
-        f"--virtual-kubeconfig={pair.virtual.kubeconfig}",
-        f"--host-kubeconfig={pair.host.kubeconfig}",
-        f"--name={VCLUSTER}",
-        f"--own-namespace={VCLUSTER}",
-        "--log-format=console",
-        f"--health-bind-address=127.0.0.1:{free_port()}",
-        f"--metrics-bind-address=127.0.0.1:{free_port()}",
-    ]
+    argv = pair.syncer_argv(VCLUSTER, VCLUSTER, free_port(), free_port(), "--log-format=console")
     syncer = Component("vcsync", argv, pair.workdir / "vcsync.log", stop_grace=25)
     syncer.start()
     return syncer

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
-import sys
 import time
 from collections import deque
 from pathlib import Path
@@ -26,19 +25,7 @@ class Syncer:
     def __init__(self, pair: ClusterPair, *, name: str, target: str, args: tuple[str, ...], log_path: Path) -> None:
         self.name, self.target, self.log_path = name, target, log_path
         self.health_port, self.metrics_port = free_port(), free_port()
-        self.argv = [
-            sys.executable,
-            "-m",
-            "syncer.cli",
-            "run",
-            f"--virtual-kubeconfig={pair.virtual.kubeconfig}",
-            f"--host-kubeconfig={pair.host.kubeconfig}",
-            f"--name={name}",
-            f"--own-namespace={target}",
-            f"--health-bind-address=127.0.0.1:{self.health_port}",
-            f"--metrics-bind-address=127.0.0.1:{self.metrics_port}",
-            *args,
-        ]
+        self.argv = pair.syncer_argv(name, target, self.health_port, self.metrics_port, *args)
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> Syncer:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -84,6 +85,22 @@ class ClusterPair:
             c.stop()
         if not self.keep:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def syncer_argv(self, name: str, namespace: str, health_port: int, metrics_port: int, *args: str) -> list[str]:
+        """`vcsync run` between this pair, as `vcsync dev`, the tests and the benchmarks all start it."""
+        return [
+            sys.executable,
+            "-m",
+            "syncer.cli",
+            "run",
+            f"--virtual-kubeconfig={self.virtual.kubeconfig}",
+            f"--host-kubeconfig={self.host.kubeconfig}",
+            f"--name={name}",
+            f"--own-namespace={namespace}",
+            f"--health-bind-address=127.0.0.1:{health_port}",
+            f"--metrics-bind-address=127.0.0.1:{metrics_port}",
+            *args,
+        ]
 
     def log_tails(self, lines: int = 20) -> dict[str, str]:
         return {**self.host.log_tails(lines), **self.virtual.log_tails(lines)}
