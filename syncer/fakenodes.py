@@ -23,15 +23,11 @@ from translators.fakenodes import (
     new_ids,
     node_lease,
     node_needed,
+    node_of,
 )
 from translators.kind import Obj
 
 log = get_logger("fakenodes")
-
-
-def _node_of(pod: Obj) -> list[str]:
-    node = (pod.get("spec") or {}).get("nodeName")
-    return [node] if node else []
 
 
 def _now() -> dt.datetime:
@@ -52,21 +48,21 @@ class FakeNodes(KeyedWorker):
         self.vpods = engine.declare("virtual", PODS)
         self.hpods = engine.declare("host", PODS)
         self.leases = engine.declare("virtual", LEASES, namespace=NODE_LEASE_NAMESPACE)
-        self.vpods.add_index("node", _node_of)
-        self.hpods.add_index("node", _node_of)
+        self.vpods.add_index("node", node_of)
+        self.hpods.add_index("node", node_of)
         self.lease_duration = engine.config.fake_node_lease_duration
         self.status_interval = engine.config.fake_node_status_interval
         self.arch = go_arch()
 
     def wire(self) -> None:
         for store in (self.vpods, self.hpods):
-            store.add_handler(lambda old, new: [self.enqueue(n) for o in (old, new) if o for n in _node_of(o)])
+            store.add_handler(lambda old, new: [self.enqueue(n) for o in (old, new) if o for n in node_of(o)])
         self.vnodes.add_handler(lambda old, new: self.enqueue((new or old)["metadata"]["name"]))
 
     def start(self) -> list[asyncio.Task[None]]:
         initial = {n["metadata"]["name"] for n in self.vnodes.values() if is_fake_node(n)}
         for store in (self.vpods, self.hpods):
-            initial |= {n for pod in store.values() for n in _node_of(pod)}
+            initial |= {n for pod in store.values() for n in node_of(pod)}
         return self.start_workers(initial)
 
     def fields(self, key: str, action: str) -> dict[str, Any]:

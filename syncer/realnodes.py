@@ -13,17 +13,12 @@ from syncer.flagvalues import parse_node_selector, parse_toleration
 from syncer.kube.resources import NODES, PODS
 from syncer.log import get_logger
 from syncer.worker import KeyedWorker
-from translators.fakenodes import node_needed
+from translators.fakenodes import node_needed, node_of
 from translators.kind import Obj
 from translators.nodes import removable, selected, virtual_node
 
 log = get_logger("realnodes")
 METADATA = ("metadata.labels", "metadata.annotations", "spec.taints")
-
-
-def _node_of(pod: Obj) -> list[str]:
-    node = (pod.get("spec") or {}).get("nodeName")
-    return [node] if node else []
 
 
 class RealNodes(KeyedWorker):
@@ -34,8 +29,8 @@ class RealNodes(KeyedWorker):
         self.vnodes = engine.declare("virtual", NODES)
         self.vpods = engine.declare("virtual", PODS)
         self.hpods = engine.declare("host", PODS)
-        self.vpods.add_index("node", _node_of)
-        self.hpods.add_index("node", _node_of)
+        self.vpods.add_index("node", node_of)
+        self.hpods.add_index("node", node_of)
         self.selector = parse_node_selector(config.node_selector) if config.node_selector else {}
         self.tolerations = [parse_toleration(t) for t in config.enforce_toleration]
 
@@ -43,7 +38,7 @@ class RealNodes(KeyedWorker):
         for store in (self.hnodes, self.vnodes):
             store.add_handler(lambda old, new: self.enqueue((new or old)["metadata"]["name"]))
         for store in (self.vpods, self.hpods):
-            store.add_handler(lambda old, new: [self.enqueue(n) for o in (old, new) if o for n in _node_of(o)])
+            store.add_handler(lambda old, new: [self.enqueue(n) for o in (old, new) if o for n in node_of(o)])
 
     def start(self) -> list[asyncio.Task[None]]:
         initial = {n["metadata"]["name"] for n in self.hnodes.values()}

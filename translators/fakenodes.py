@@ -142,6 +142,12 @@ def node_lease(node_name: str, node_uid: str, duration_seconds: int, now: str) -
     }
 
 
+def node_of(pod: dict[str, Any]) -> list[str]:
+    """The node a pod is assigned to, as an index value (none while unscheduled): the "node" index on pods."""
+    node = (pod.get("spec") or {}).get("nodeName")
+    return [node] if node else []
+
+
 def node_needed(virtual_pods: Iterable[dict[str, Any]], host_pods: Iterable[dict[str, Any]]) -> bool:
     """Whether fake node N must stay, given the virtual pods and the managed host pods assigned to N. DaemonSet pods
     alone do not keep a node; pods being deleted count while they exist."""
