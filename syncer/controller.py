@@ -73,13 +73,20 @@ class Controller(KeyedWorker):
             self.enqueue(key)
 
     def _enqueue_related(self, trigger: Trigger, old: Obj | None, new: Obj | None) -> None:
+        if trigger.added_only and (old is not None or new is None):
+            return
         for obj in (old, new):
             if obj is None:
                 continue
             for value in trigger.keys(obj):
-                keys = self.vstore.keys_by_index(trigger.via_index, value) if trigger.via_index else [value]
-                for key in keys:
-                    self.enqueue(key)
+                if not trigger.via_index:
+                    self.enqueue(value)
+                elif trigger.index_side == "host":
+                    for host in self.hstore.by_index(trigger.via_index, value):
+                        self._enqueue_host(host)
+                else:
+                    for key in self.vstore.keys_by_index(trigger.via_index, value):
+                        self.enqueue(key)
 
     def start(self) -> list[asyncio.Task[None]]:
         """Queue every virtual key and every managed host object's key (orphans go through the normal path)."""

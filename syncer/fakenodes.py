@@ -14,6 +14,7 @@ from syncer.kube.resources import LEASES, NODES, PODS
 from syncer.log import get_logger
 from syncer.worker import KeyedWorker
 from translators.fakenodes import (
+    NODE_INDEX,
     NODE_LEASE_NAMESPACE,
     fake_node,
     fake_node_status,
@@ -48,8 +49,8 @@ class FakeNodes(KeyedWorker):
         self.vpods = engine.declare("virtual", PODS)
         self.hpods = engine.declare("host", PODS)
         self.leases = engine.declare("virtual", LEASES, namespace=NODE_LEASE_NAMESPACE)
-        self.vpods.add_index("node", node_of)
-        self.hpods.add_index("node", node_of)
+        self.vpods.add_index(NODE_INDEX, node_of)
+        self.hpods.add_index(NODE_INDEX, node_of)
         self.lease_duration = engine.config.fake_node_lease_duration
         self.status_interval = engine.config.fake_node_status_interval
         self.arch = go_arch()
@@ -70,7 +71,7 @@ class FakeNodes(KeyedWorker):
 
     async def reconcile(self, node: str) -> str:
         vnode = self.vnodes.get(node)
-        needed = node_needed(self.vpods.by_index("node", node), self.hpods.by_index("node", node))
+        needed = node_needed(self.vpods.by_index(NODE_INDEX, node), self.hpods.by_index(NODE_INDEX, node))
         if not needed:
             return await self._remove(vnode)
         if vnode is None:
@@ -85,7 +86,7 @@ class FakeNodes(KeyedWorker):
         ip = next(
             (
                 p["status"].get("hostIP")
-                for p in self.hpods.by_index("node", node)
+                for p in self.hpods.by_index(NODE_INDEX, node)
                 if (p.get("status") or {}).get("hostIP")
             ),
             None,

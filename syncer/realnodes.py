@@ -13,7 +13,7 @@ from syncer.flagvalues import parse_node_selector, parse_toleration
 from syncer.kube.resources import NODES, PODS
 from syncer.log import get_logger
 from syncer.worker import KeyedWorker
-from translators.fakenodes import node_needed, node_of
+from translators.fakenodes import NODE_INDEX, node_needed, node_of
 from translators.kind import Obj
 from translators.nodes import removable, selected, virtual_node
 
@@ -29,8 +29,8 @@ class RealNodes(KeyedWorker):
         self.vnodes = engine.declare("virtual", NODES)
         self.vpods = engine.declare("virtual", PODS)
         self.hpods = engine.declare("host", PODS)
-        self.vpods.add_index("node", node_of)
-        self.hpods.add_index("node", node_of)
+        self.vpods.add_index(NODE_INDEX, node_of)
+        self.hpods.add_index(NODE_INDEX, node_of)
         self.selector = parse_node_selector(config.node_selector) if config.node_selector else {}
         self.tolerations = [parse_toleration(t) for t in config.enforce_toleration]
 
@@ -51,7 +51,7 @@ class RealNodes(KeyedWorker):
     async def reconcile(self, name: str) -> str:
         host, vnode = self.hnodes.get(name), self.vnodes.get(name)
         config = self.engine.config
-        needed = node_needed(self.vpods.by_index("node", name), self.hpods.by_index("node", name))
+        needed = node_needed(self.vpods.by_index(NODE_INDEX, name), self.hpods.by_index(NODE_INDEX, name))
         wanted = host is not None and selected(
             host,
             sync_all=config.sync_all_nodes,

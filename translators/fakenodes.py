@@ -142,6 +142,9 @@ def node_lease(node_name: str, node_uid: str, duration_seconds: int, now: str) -
     }
 
 
+NODE_INDEX = "node"  # pods by the node they are assigned to, on both sides (node_of)
+
+
 def node_of(pod: dict[str, Any]) -> list[str]:
     """The node a pod is assigned to, as an index value (none while unscheduled): the "node" index on pods."""
     node = (pod.get("spec") or {}).get("nodeName")

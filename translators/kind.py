@@ -111,12 +111,16 @@ def _never(host: Obj, desired: Obj) -> bool:
 @dataclass(frozen=True)
 class Trigger:
     """Changes to `resource` (on side "virtual" or "host") requeue the keys `keys(obj)` of this kind — or, with
-    `via_index`, the kind's virtual objects filed under those values in that index (a Namespace -> its pods)."""
+    `via_index`, the kind's objects filed under those values in that index of its `index_side` store (a Namespace
+    -> its virtual pods; a new Node -> the host pods on it, mapped back to their virtual keys). `added_only`
+    reacts to creations alone (a Node's heartbeats must not requeue its thousand pods)."""
 
     side: str
     resource: Resource
     keys: Callable[[Obj], Iterable[str]]
     via_index: str | None = None
+    index_side: str = "virtual"
+    added_only: bool = False
 
 
 @dataclass(frozen=True)

