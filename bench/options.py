@@ -9,8 +9,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from syncer.config import FLAGS
+
 SCENARIOS = ("create", "status", "bulk", "restart", "memory", "idle")
 LIFECYCLE = frozenset({"restart", "memory", "idle"})  # measured together: one restart, then a quiet window
+VCSYNC_DEFAULTS = {flag.name: flag.default for flag in FLAGS}  # the bench runs vcsync with vcsync's own defaults
 PODS_PER_NODE = 1000  # kwok node capacity (syncer/controlplane/cluster.py)
 
 SMOKE = {
@@ -106,11 +109,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"subset of {','.join(SCENARIOS)}")
     p.add_argument("--nodes", type=int, help="kwok host nodes (default: enough for the largest size)")
     p.add_argument("--concurrency", type=int, default=32, help="requests the benchmark client keeps in flight (32)")
-    p.add_argument("--host-qps", type=float, default=40, help="vcsync --host-qps, and the bulk floor's QPS (40)")
-    p.add_argument("--host-burst", type=int, default=80, help="vcsync --host-burst, and the bulk floor's burst (80)")
-    p.add_argument("--virtual-qps", type=float, default=1000, help="vcsync --virtual-qps (1000)")
-    p.add_argument("--virtual-burst", type=int, default=2000, help="vcsync --virtual-burst (2000)")
-    p.add_argument("--workers", type=int, default=10, help="vcsync --workers (10)")
+    for flag, type_, why in (
+        ("host-qps", float, ", and the bulk floor's QPS"),
+        ("host-burst", int, ", and the bulk floor's burst"),
+        ("virtual-qps", float, ""),
+        ("virtual-burst", int, ""),
+        ("workers", int, ""),
+    ):
+        default = VCSYNC_DEFAULTS[flag]
+        p.add_argument(f"--{flag}", type=type_, default=default, help=f"vcsync --{flag}{why} ({default:g})")
     p.add_argument("--vcsync-arg", action="append", default=[], help="extra `vcsync run` flag (repeatable)")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results", help="results folder")
     p.add_argument("--keep", action="store_true", help="keep the control planes' temp folder (logs, kubeconfigs)")

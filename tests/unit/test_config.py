@@ -64,7 +64,7 @@ def test_defaults_apply_when_nothing_sets_a_flag():
     assert (config.lease_duration, config.renew_deadline, config.retry_period) == (15.0, 10.0, 2.0)
     assert (config.request_timeout, config.shutdown_timeout) == (30.0, 20.0)
     assert (config.fake_node_lease_duration, config.fake_node_status_interval) == (40.0, 60.0)
-    assert (config.host_qps, config.host_burst, config.virtual_qps, config.virtual_burst) == (40.0, 80, 1000.0, 2000)
+    assert (config.host_qps, config.host_burst, config.virtual_qps, config.virtual_burst) == (100.0, 200, 1000.0, 2000)
     assert (config.metrics_bind_address, config.health_bind_address) == (":8080", ":8081")
     assert (config.log_format, config.log_level, config.pod_security_standard) == ("json", "info", "baseline")
     assert config.set_owner and config.enforce_node_selector and not config.dry_run and not config.leader_elect

@@ -1,44 +1,30 @@
 """Which keys a change to another object requeues (SPEC §9.3): a new fake Node requeues exactly the pods whose
-host copies run on it, so their binding does not wait for a retry, and its heartbeats requeue nothing."""
+host copies run on it, so their binding does not wait for a retry, and its heartbeats requeue nothing; a host
+event that arrived before the object it is about is looked at again when that object arrives."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
-from syncer.cache import Store
 from syncer.controller import Controller
-from syncer.kube.resources import Resource
-from translators.names import NameTranslator
+from syncer.eventsync import EventSync
+from syncer.kube.resources import PODS
+from tests.unit.engine_stub import TARGET, EngineStub, drain, host_twin
 from translators.pod_sync import KIND as PODS_KIND
 
 Obj = dict[str, Any]
 
 
-class Engine:
-    """Just the stores and naming a Controller reads while it is wired; no API and no workers."""
-
-    def __init__(self) -> None:
-        self._stores: dict[tuple[str, Resource], Store] = {}
-        self.context = SimpleNamespace(names=NameTranslator(suffix="vc", target_namespace="host-ns"))
-
-    def store(self, side: str, res: Resource) -> Store:
-        return self._stores.setdefault((side, res), Store(res.plural, side))
-
-
 def host_pod(name: str, vns: str, node: str | None) -> Obj:
-    annotations = {"vcluster.loft.sh/object-name": name, "vcluster.loft.sh/object-namespace": vns}
-    spec = {"nodeName": node} if node else {}
-    meta = {"name": f"{name}-x-{vns}-x-vc", "namespace": "host-ns", "annotations": annotations}
-    return {"metadata": meta, "spec": spec}
+    return host_twin("Pod", name, vns, **({"nodeName": node} if node else {}))
 
 
 def node(name: str, rv: str = "1") -> Obj:
     return {"metadata": {"name": name, "resourceVersion": rv}}
 
 
-def wired_pods_controller() -> tuple[Controller, Engine]:
-    engine = Engine()
+def wired_pods_controller() -> tuple[Controller, EngineStub]:
+    engine = EngineStub()
     for res, indexes in PODS_KIND.host_indexes.items():
         for name, func in indexes.items():
             engine.store("host", res).add_index(name, func)
@@ -47,23 +33,14 @@ def wired_pods_controller() -> tuple[Controller, Engine]:
     return controller, engine
 
 
-async def queued(controller: Controller) -> set[str]:
-    keys = set()
-    while len(controller.queue):
-        key = await controller.queue.get()
-        controller.queue.done(key)
-        keys.add(key)
-    return keys
-
-
 async def test_a_new_node_requeues_the_pods_whose_host_copies_run_on_it() -> None:
     controller, engine = wired_pods_controller()
     hpods = engine.store("host", PODS_KIND.resource)
     for pod in (host_pod("a", "ns1", "n1"), host_pod("b", "ns2", "n1"), host_pod("c", "ns1", "n2")):
         hpods.upsert(pod)
-    await queued(controller)
+    await drain(controller.queue)
     engine.store("virtual", next(t.resource for t in PODS_KIND.triggers if t.added_only)).upsert(node("n1"))
-    assert await queued(controller) == {"ns1/a", "ns2/b"}
+    assert await drain(controller.queue) == {"ns1/a", "ns2/b"}
 
 
 async def test_node_updates_and_deletions_requeue_no_pods() -> None:
@@ -71,7 +48,42 @@ async def test_node_updates_and_deletions_requeue_no_pods() -> None:
     engine.store("host", PODS_KIND.resource).upsert(host_pod("a", "ns1", "n1"))
     nodes = engine.store("virtual", next(t.resource for t in PODS_KIND.triggers if t.added_only))
     nodes.upsert(node("n1"))
-    await queued(controller)
+    await drain(controller.queue)
     nodes.upsert(node("n1", rv="2"))  # a heartbeat
     nodes.remove(node("n1", rv="2"))
-    assert await queued(controller) == set()
+    assert await drain(controller.queue) == set()
+
+
+def host_event(name: str, about: Obj) -> Obj:
+    meta = about["metadata"]
+    involved = {"apiVersion": "v1", "kind": about["kind"], "name": meta["name"], "namespace": meta["namespace"]}
+    return {"metadata": {"name": name, "namespace": TARGET}, "involvedObject": involved, "reason": "Scheduled"}
+
+
+def wired_event_sync() -> tuple[EventSync, EngineStub]:
+    engine = EngineStub()
+    for side in ("host", "virtual"):
+        engine.declare(side, PODS)
+    events = EventSync(engine, workers=1)
+    events.wire()
+    return events, engine
+
+
+async def test_an_event_that_came_before_its_host_object_is_looked_at_again_when_the_object_arrives() -> None:
+    events, engine = wired_event_sync()
+    hpod = host_pod("a", "ns1", None)
+    events.host_events.upsert(host_event("a.1", hpod))
+    events.host_events.upsert(host_event("other.1", host_pod("other", "ns1", None)))
+    await drain(events.queue)
+    engine.store("host", PODS).upsert(hpod)
+    assert await drain(events.queue) == {"a.1"}
+
+
+async def test_an_event_that_came_before_the_virtual_object_is_looked_at_again_when_it_arrives() -> None:
+    events, engine = wired_event_sync()
+    events.host_events.upsert(host_event("a.1", host_pod("a", "ns1", None)))
+    await drain(events.queue)
+    engine.store("virtual", PODS).upsert({"metadata": {"name": "a", "namespace": "ns1", "resourceVersion": "1"}})
+    assert await drain(events.queue) == {"a.1"}
+    engine.store("virtual", PODS).upsert({"metadata": {"name": "a", "namespace": "ns1", "resourceVersion": "2"}})
+    assert await drain(events.queue) == set()
