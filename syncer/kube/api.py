@@ -74,9 +74,9 @@ def loads(data: bytes) -> Any:
     return _DECODER.decode(data.decode())
 
 
-def _decode(body: bytes) -> dict[str, Any]:
+def _decode(body: bytes, for_cache: bool = False) -> dict[str, Any]:
     try:
-        doc = loads(body)
+        doc = loads(body) if for_cache else json.loads(body)
     except ValueError:
         return {"message": body[:300].decode(errors="replace")}
     return doc if isinstance(doc, dict) else {"message": str(doc)[:300]}
@@ -145,7 +145,7 @@ class KubeApi:
                 code = str(resp.status)
                 if resp.status >= 300:
                     raise ApiError.from_status(resp.status, data, resp.headers.get("Retry-After"))
-                return _decode(data) if data else {}
+                return _decode(data, for_cache=verb == "list") if data else {}  # lists (and watches) fill caches
             finally:
                 resp.release()
         finally:

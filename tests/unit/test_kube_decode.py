@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from syncer.kube.api import SHARED_STRING_MAX, loads
+from syncer.kube.api import SHARED_STRING_MAX, _decode, loads
 
 POD = {
     "metadata": {"name": "p", "namespace": "ns", "labels": {"app": "web"}, "resourceVersion": "7"},
@@ -32,3 +32,12 @@ def test_keys_and_short_values_are_shared_between_decoded_objects() -> None:
 def test_long_values_are_left_alone() -> None:
     a, b = (loads(json.dumps(POD).encode()) for _ in range(2))
     assert a["data"] == b["data"] and a["data"] is not b["data"]
+
+
+def test_list_answers_share_strings_and_write_answers_do_not_pay_for_it() -> None:
+    text = json.dumps({"items": [POD]}).encode()
+    listed = [_decode(text, for_cache=True)["items"][0] for _ in range(2)]
+    written = [_decode(text)["items"][0] for _ in range(2)]
+    assert listed[0]["status"]["phase"] is listed[1]["status"]["phase"]
+    image = [pod["spec"]["containers"][0]["image"] for pod in written]
+    assert written[0] == listed[0] and image[0] is not image[1]
