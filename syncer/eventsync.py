@@ -5,6 +5,7 @@ the tenant sees why something failed without ever seeing a host name. Later upda
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from syncer.kube.resources import (
@@ -37,12 +38,12 @@ def _involved(event: Obj) -> list[str]:
     return [f"{involved.get('kind', '')}/{involved['name']}"] if involved.get("name") else []
 
 
-def _name(obj: Obj | None) -> str | None:
-    return obj["metadata"]["name"] if obj else None
+def _name(obj: Obj) -> str | None:
+    return obj["metadata"]["name"]
 
 
-def _host_twin(names: Any, vobj: Obj | None) -> str | None:
-    meta = (vobj or {}).get("metadata") or {}
+def _host_twin(names: Any, vobj: Obj) -> str | None:
+    meta = vobj["metadata"]
     return names.to_host(meta["namespace"], meta["name"])[1] if meta.get("namespace") else None
 
 
@@ -65,11 +66,19 @@ class EventSync(KeyedWorker):
             if stores is None:
                 continue
             host, virtual = stores
-            host.add_handler(lambda old, new, k=kind: self._involved_added(k, old, new, _name(new)))
-            virtual.add_handler(lambda old, new, k=kind: self._involved_added(k, old, new, _host_twin(names, new)))
+            host.add_handler(lambda old, new, k=kind: self._involved_added(k, old, new, _name))
+            virtual.add_handler(
+                lambda old, new, k=kind: self._involved_added(k, old, new, lambda v: _host_twin(names, v))
+            )
 
-    def _involved_added(self, kind: str, old: Obj | None, new: Obj | None, host_name: str | None) -> None:
-        if old is None and new is not None and host_name:
+    def _involved_added(
+        self, kind: str, old: Obj | None, new: Obj | None, host_name_of: Callable[[Obj], str | None]
+    ) -> None:
+        """Only creations matter, so the host name is worked out only for them (this runs on every watch event)."""
+        if old is not None or new is None:
+            return
+        host_name = host_name_of(new)
+        if host_name:
             for key in self.host_events.keys_by_index(INVOLVED_INDEX, f"{kind}/{host_name}"):
                 self.enqueue(key.rpartition("/")[2])
 
