@@ -52,8 +52,8 @@ class ProcStats:
 
 class Vcsync:
     def __init__(self, pair: ClusterPair, *, name: str, namespace: str, args: tuple[str, ...], log: Path) -> None:
-        self.health_port, self.metrics_port = free_port(), free_port()
-        argv = pair.syncer_argv(name, namespace, self.health_port, self.metrics_port, *args)
+        self.health_port, self.metrics_port, self.kubelet_port = free_port(), free_port(), free_port()
+        argv = pair.syncer_argv(name, namespace, self.health_port, self.metrics_port, self.kubelet_port, *args)
         self.component = Component("vcsync", argv, log, stop_grace=30)
         self.started_at = 0.0
         self.stopped_at = 0.0

@@ -16,6 +16,7 @@ import yaml
 from syncer.flagvalues import (
     check_cidr,
     check_dns_label,
+    check_ip,
     check_positive,
     one_of,
     parse_bind_address,
@@ -38,7 +39,6 @@ LATER_OPTIONS = frozenset(
         "mount-physical-host-paths",
         "map-host-service",
         "map-virtual-service",
-        "kubelet-bind-address",
         "proxy-metrics-server",
     }
 )
@@ -155,6 +155,26 @@ FLAGS: tuple[Flag, ...] = (
     _dur("retry-period", 2, "leader election retry period"),
     _str("metrics-bind-address", ":8080", "/metrics address; 0 disables", check=parse_bind_address),
     _str("health-bind-address", ":8081", "/healthz and /readyz address; 0 disables", check=parse_bind_address),
+    _str(
+        "kubelet-bind-address",
+        ":10250",
+        "the virtual nodes' kubelet endpoint (logs, exec, attach, port-forward); 0 disables",
+        check=parse_bind_address,
+    ),
+    _str(
+        "kubelet-address",
+        "127.0.0.1",
+        "IP that vcsync's nodes advertise as InternalIP; the virtual API server must reach it",
+        check=check_ip,
+    ),
+    _str("kubelet-tls-cert-file", "", "kubelet serving certificate (PEM)", shown_default="self-signed"),
+    _str("kubelet-tls-private-key-file", "", "key of --kubelet-tls-cert-file (PEM)"),
+    _str(
+        "kubelet-client-ca-file",
+        "",
+        "CA that signs the virtual API server's kubelet client certificate",
+        shown_default="client-ca-file of the virtual kube-system/extension-apiserver-authentication",
+    ),
     _str("log-format", "json", "log format: " + ", ".join(LOG_FORMATS), check=one_of(*LOG_FORMATS)),
     _str("log-level", "info", "log level: " + ", ".join(LOG_LEVELS), check=one_of(*LOG_LEVELS)),
     _bool("dry-run", False, "compute and log every write, make none and take no lease"),
@@ -209,9 +229,20 @@ class Config:
     retry_period: float
     metrics_bind_address: str
     health_bind_address: str
+    kubelet_bind_address: str
+    kubelet_address: str
+    kubelet_tls_cert_file: str
+    kubelet_tls_private_key_file: str
+    kubelet_client_ca_file: str
     log_format: str
     log_level: str
     dry_run: bool
+
+    @property
+    def kubelet_endpoint(self) -> tuple[str, int] | None:
+        """(address, port) that vcsync's nodes advertise for their kubelet; None when the endpoint is disabled."""
+        bind = parse_bind_address(self.kubelet_bind_address)
+        return (self.kubelet_address, bind[1]) if bind else None
 
 
 class _Setting(NamedTuple):
@@ -409,6 +440,8 @@ def _build(
     if not values["virtual-kubeconfig"]:
         raise ConfigError("--virtual-kubeconfig (or --kube-config, VCSYNC_VIRTUAL_KUBECONFIG) is required")
     _check_leader_timing(values["lease-duration"], values["renew-deadline"], values["retry-period"])
+    if bool(values["kubelet-tls-cert-file"]) != bool(values["kubelet-tls-private-key-file"]):
+        raise ConfigError("--kubelet-tls-cert-file and --kubelet-tls-private-key-file must be given together")
     own = _own_namespace(settings["own-namespace"], values["host-kubeconfig"], env, read_file, sa_file)
     target = _label(settings["target-namespace"]) or own
     resolved = {

@@ -93,7 +93,7 @@ def _start_syncer(pair: ClusterPair) -> Component:
         "spec": {"selector": {"k8s-app": "kube-dns"}, "ports": [{"name": "dns", "port": 53, "protocol": "UDP"}]},
     }
     pair.virtual.api("POST", "/api/v1/namespaces/kube-system/services", dns)
-    argv = pair.syncer_argv(VCLUSTER, VCLUSTER, free_port(), free_port(), "--log-format=console")
+    argv = pair.syncer_argv(VCLUSTER, VCLUSTER, free_port(), free_port(), free_port(), "--log-format=console")
     syncer = Component("vcsync", argv, pair.workdir / "vcsync.log", stop_grace=25)
     syncer.start()
     return syncer

@@ -14,6 +14,7 @@ from syncer.kube.resources import LEASES, NODES, PODS
 from syncer.log import get_logger
 from syncer.worker import KeyedWorker
 from translators.fakenodes import (
+    KUBELET_PORT,
     NODE_INDEX,
     NODE_LEASE_NAMESPACE,
     fake_node,
@@ -21,6 +22,7 @@ from translators.fakenodes import (
     go_arch,
     heartbeat_conditions,
     is_fake_node,
+    kubelet_status_patch,
     new_ids,
     node_lease,
     node_needed,
@@ -54,6 +56,7 @@ class FakeNodes(KeyedWorker):
         self.lease_duration = engine.config.fake_node_lease_duration
         self.status_interval = engine.config.fake_node_status_interval
         self.arch = go_arch()
+        self.kubelet = engine.config.kubelet_endpoint
 
     def wire(self) -> None:
         for store in (self.vpods, self.hpods):
@@ -78,29 +81,40 @@ class FakeNodes(KeyedWorker):
             return await self._create(node)
         if not is_fake_node(vnode):
             return "unchanged"  # a real node mirrored by the nodes kind: not ours to keep alive
-        return await self._heartbeat(vnode)
+        corrected = await self._point_at_kubelet(vnode)
+        beat = await self._heartbeat(vnode)
+        return self.written() if corrected else beat
 
     async def _create(self, node: str) -> str:
         api = self.engine.virtual_api
         now = _now().strftime("%Y-%m-%dT%H:%M:%SZ")
-        ip = next(
-            (
-                p["status"].get("hostIP")
-                for p in self.hpods.by_index(NODE_INDEX, node)
-                if (p.get("status") or {}).get("hostIP")
-            ),
-            None,
-        )
+        ip, port = self.kubelet or (self._host_ip(node), KUBELET_PORT)
         ids = new_ids()
         self._log("create", node)
-        created = await api.create(NODES, None, fake_node(node, ip, now, self.arch, ids))
+        created = await api.create(NODES, None, fake_node(node, ip, now, self.arch, ids, port))
         created_at = created["metadata"].get("creationTimestamp", now)
-        status = fake_node_status(node, ip, now, self.arch, ids, created=created_at)
+        status = fake_node_status(node, ip, now, self.arch, ids, created=created_at, port=port)
         await api.patch(NODES, None, node, {"status": status}, subresource="status")
         await api.patch(NODES, None, node, {"spec": {"taints": []}})
         metrics.FAKE_NODES.set(sum(1 for n in self.vnodes.values() if is_fake_node(n)) + 1)
         self.queue.add_after(node, 1.0)  # the Lease follows once the node (its owner) is in the cache
         return self.written()
+
+    def _host_ip(self, node: str) -> str | None:
+        """Without vcsync's kubelet endpoint a fake node shows its host node's IP, as vcluster's do."""
+        pods = self.hpods.by_index(NODE_INDEX, node)
+        return next((p["status"]["hostIP"] for p in pods if (p.get("status") or {}).get("hostIP")), None)
+
+    async def _point_at_kubelet(self, vnode: Obj) -> bool:
+        """Correct a node that does not (yet) advertise this vcsync's kubelet endpoint; False when it already does."""
+        patch = kubelet_status_patch(vnode, *self.kubelet) if self.kubelet else None
+        if patch is None:
+            return False
+        self._log("update", vnode["metadata"]["name"])
+        await self.engine.virtual_api.patch(
+            NODES, None, vnode["metadata"]["name"], {"status": patch}, subresource="status"
+        )
+        return True
 
     async def _heartbeat(self, vnode: Obj) -> str:
         name = vnode["metadata"]["name"]

@@ -63,6 +63,15 @@ def parse_image_rule(entry: str) -> tuple[str, str]:
     return source, target
 
 
+def check_ip(text: str) -> str:
+    """A single IPv4 or IPv6 address."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an IP address") from None
+    return text
+
+
 def parse_bind_address(text: str) -> tuple[str, int] | None:
     """`:8080`, `127.0.0.1:8080` or `[::1]:8080` as (host, port), host "" meaning every interface; `0` (disabled) is
     None."""

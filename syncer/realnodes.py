@@ -33,6 +33,7 @@ class RealNodes(KeyedWorker):
         self.hpods.add_index(NODE_INDEX, node_of)
         self.selector = parse_node_selector(config.node_selector) if config.node_selector else {}
         self.tolerations = [parse_toleration(t) for t in config.enforce_toleration]
+        self.kubelet = config.kubelet_endpoint
 
     def wire(self) -> None:
         for store in (self.hnodes, self.vnodes):
@@ -67,7 +68,11 @@ class RealNodes(KeyedWorker):
             await api.delete(NODES, None, name, uid=vnode["metadata"]["uid"])
             return self.written()
         desired = virtual_node(
-            host, vnode, clear_images=config.node_clear_image_status, enforced_tolerations=self.tolerations
+            host,
+            vnode,
+            clear_images=config.node_clear_image_status,
+            enforced_tolerations=self.tolerations,
+            kubelet=self.kubelet,
         )
         if vnode is None:
             self._log("create", name)

@@ -15,6 +15,7 @@ import uuid
 from syncer.config import Config, ConfigError, load_config, run_parser
 from syncer.engine import Engine, StartupTimeout
 from syncer.kube.client import connect
+from syncer.kubelet.server import KubeletServer
 from syncer.leader import LeadershipLost
 from syncer.log import get_logger, setup_logging
 from syncer.server import HealthServer
@@ -52,15 +53,20 @@ async def _serve(config: Config) -> int:
                     error=str(e) or type(e).__name__,
                 )
                 return 2
-        return await _run_engine(config, Engine(config, clients[0], clients[1], _identity()))
+        engine = Engine(config, clients[0], clients[1], _identity())
+        kubelet = KubeletServer(config, engine, clients[0], clients[1]) if config.kubelet_endpoint else None
+        return await _run_engine(config, engine, kubelet)
     return 2  # unreachable; keeps type checkers content
 
 
-async def _run_engine(config: Config, engine: Engine) -> int:
+async def _run_engine(config: Config, engine: Engine, kubelet: KubeletServer | None) -> int:
     server = HealthServer(lambda: engine.ready)
     try:
         await server.start(config.health_bind_address, config.metrics_bind_address)
+        if kubelet is not None:
+            await kubelet.start()
     except OSError as e:
+        await server.stop()
         log.error("cannot listen", error=str(e))
         return 2
     stop = asyncio.Event()
@@ -91,6 +97,8 @@ async def _run_engine(config: Config, engine: Engine) -> int:
         return 0
     finally:
         stopping.cancel()
+        if kubelet is not None:
+            await kubelet.stop()
         await server.stop()
 
 

@@ -24,8 +24,8 @@ RUNNING: list[Syncer] = []  # the conftest attaches their log tails to failing t
 class Syncer:
     def __init__(self, pair: ClusterPair, *, name: str, target: str, args: tuple[str, ...], log_path: Path) -> None:
         self.name, self.target, self.log_path = name, target, log_path
-        self.health_port, self.metrics_port = free_port(), free_port()
-        self.argv = pair.syncer_argv(name, target, self.health_port, self.metrics_port, *args)
+        self.health_port, self.metrics_port, self.kubelet_port = free_port(), free_port(), free_port()
+        self.argv = pair.syncer_argv(name, target, self.health_port, self.metrics_port, self.kubelet_port, *args)
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> Syncer:

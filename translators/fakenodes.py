@@ -64,7 +64,9 @@ def node_ids(node: dict[str, Any]) -> tuple[str, str, str]:
     return info.get("bootID", ""), info.get("machineID", ""), info.get("systemUUID", "")
 
 
-def fake_node(name: str, internal_ip: str | None, now: str, arch: str, ids: tuple[str, str, str]) -> dict[str, Any]:
+def fake_node(
+    name: str, internal_ip: str | None, now: str, arch: str, ids: tuple[str, str, str], port: int = KUBELET_PORT
+) -> dict[str, Any]:
     """The complete fake Node N as created at `now` (RFC 3339). The API server drops `status` on create, so the engine
     writes `fake_node_status` next and then sets `spec.taints: []`."""
     return {
@@ -72,14 +74,21 @@ def fake_node(name: str, internal_ip: str | None, now: str, arch: str, ids: tupl
         "kind": "Node",
         "metadata": {"name": name, "labels": _fake_labels(name, arch), "annotations": _fake_annotations()},
         "spec": {},
-        "status": fake_node_status(name, internal_ip, now, arch, ids, created=now),
+        "status": fake_node_status(name, internal_ip, now, arch, ids, created=now, port=port),
     }
 
 
 def fake_node_status(
-    name: str, internal_ip: str | None, now: str, arch: str, ids: tuple[str, str, str], created: str
+    name: str,
+    internal_ip: str | None,
+    now: str,
+    arch: str,
+    ids: tuple[str, str, str],
+    created: str,
+    port: int = KUBELET_PORT,
 ) -> dict[str, Any]:
-    """The status of fake node N: condition transitions at `created`, heartbeats at `now`."""
+    """The status of fake node N: condition transitions at `created`, heartbeats at `now`; its kubelet (vcsync's
+    endpoint when enabled) at `internal_ip`:`port`."""
     boot_id, machine_id, system_uuid = ids
     return {
         "capacity": dict(_RESOURCES),
@@ -95,8 +104,7 @@ def fake_node_status(
             }
             for kind, status, reason, message in _CONDITIONS
         ],
-        "addresses": node_addresses(name, internal_ip),
-        "daemonEndpoints": {"kubeletEndpoint": {"port": KUBELET_PORT}},
+        **kubelet_status(name, internal_ip, port),
         "nodeInfo": {
             "machineID": machine_id,
             "systemUUID": system_uuid,
@@ -119,6 +127,18 @@ def node_addresses(name: str, internal_ip: str | None) -> list[dict[str, str]]:
     if internal_ip:
         addresses.append({"type": "InternalIP", "address": internal_ip})
     return addresses
+
+
+def kubelet_status(name: str, internal_ip: str | None, port: int) -> dict[str, Any]:
+    """The status fields that tell the API server where node N's kubelet is (the JSON key is "Port", capitalised)."""
+    return {"addresses": node_addresses(name, internal_ip), "daemonEndpoints": {"kubeletEndpoint": {"Port": port}}}
+
+
+def kubelet_status_patch(node: dict[str, Any], internal_ip: str, port: int) -> dict[str, Any] | None:
+    """The status patch that points an existing fake node at vcsync's kubelet endpoint; None when it already does."""
+    wanted = kubelet_status(node["metadata"]["name"], internal_ip, port)
+    status = node.get("status") or {}
+    return None if all(status.get(key) == value for key, value in wanted.items()) else wanted
 
 
 def heartbeat_conditions(node: dict[str, Any], now: str) -> list[dict[str, Any]]:

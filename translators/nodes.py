@@ -45,8 +45,10 @@ def virtual_node(
     *,
     clear_images: bool,
     enforced_tolerations: Sequence[Mapping[str, Any]],
+    kubelet: tuple[str, int] | None = None,
 ) -> dict[str, Any]:
-    """The desired virtual Node for `host_node`, given the current virtual one (None on create)."""
+    """The desired virtual Node for `host_node`, given the current virtual one (None on create). With `kubelet`
+    (vcsync's kubelet endpoint, address and port) the node's IP addresses and kubelet port point there instead."""
     host_meta = host_node.get("metadata") or {}
     virtual_meta = (existing or {}).get("metadata") or {}
     virtual_annotations = virtual_meta.get("annotations") or {}
@@ -75,7 +77,7 @@ def virtual_node(
             "annotations": annotations | {key: value for key, value in bookkeeping.items() if value},
         },
         "spec": {"taints": [taint for taint in taints if not _tolerated(taint, enforced_tolerations)]},
-        "status": _status(host_node, clear_images),
+        "status": _status(host_node, clear_images, kubelet),
     }
 
 
@@ -150,10 +152,14 @@ def _taints(node: dict[str, Any]) -> list[Taint]:
     return (node.get("spec") or {}).get("taints") or []
 
 
-def _status(host_node: dict[str, Any], clear_images: bool) -> dict[str, Any]:
+def _status(host_node: dict[str, Any], clear_images: bool, kubelet: tuple[str, int] | None) -> dict[str, Any]:
     status = copy.deepcopy(host_node.get("status") or {})
     if clear_images:
         status["images"] = []
+    if kubelet:
+        names = [a for a in status.get("addresses") or [] if a.get("type") == "Hostname"]
+        status["addresses"] = [*names, {"type": "InternalIP", "address": kubelet[0]}]
+        status["daemonEndpoints"] = {"kubeletEndpoint": {"Port": kubelet[1]}}
     return status
 
 

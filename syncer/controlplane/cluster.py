@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from syncer.controlplane.pki import Pki, write_kubeconfig, write_pki
 from syncer.controlplane.process import Component
 from syncer.kube.client import connect
@@ -88,6 +90,7 @@ class Cluster:
         self._add("kube-apiserver", self._apiserver_args())
         self._add("kube-controller-manager", self._controller_manager_args())
         if self.role == "host":
+            self.kwok_port = free_port()
             self._add(
                 "kube-scheduler",
                 [
@@ -104,10 +107,47 @@ class Cluster:
                 [
                     str(self.bin["kwok"]),
                     f"--kubeconfig={self.kubeconfig}",
-                    f"--config={KWOK_CONFIG}",
-                    f"--server-address=127.0.0.1:{free_port()}",
+                    f"--config={self._kwok_config()}",
+                    f"--server-address=127.0.0.1:{self.kwok_port}",
                 ],
             )
+
+    def _kwok_config(self) -> Path:
+        """kwok's stages plus what its kubelet API answers for every pod: the log files below (CRI format, appended to
+        by tests), commands run in `kubelet/` on this machine, attach following the log, and port-forwards to
+        127.0.0.1:`forward_port`, so `kubectl logs/exec/attach/port-forward` work on the host."""
+        folder = self.dir / "kubelet"
+        folder.mkdir(exist_ok=True)
+        self.pod_log, self.previous_pod_log = folder / "containers.log", folder / "previous.log"
+        for log in (self.pod_log, self.previous_pod_log):
+            log.touch()
+        self.forward_port = free_port()
+        api = "kwok.x-k8s.io/v1alpha1"
+        logs = {"logsFile": str(self.pod_log), "previousLogsFile": str(self.previous_pod_log), "follow": True}
+        documents = [
+            {"apiVersion": api, "kind": "ClusterLogs", "metadata": {"name": "all"}, "spec": {"logs": [logs]}},
+            {
+                "apiVersion": api,
+                "kind": "ClusterAttach",
+                "metadata": {"name": "all"},
+                "spec": {"attaches": [{"logsFile": str(self.pod_log)}]},
+            },
+            {
+                "apiVersion": api,
+                "kind": "ClusterExec",
+                "metadata": {"name": "all"},
+                "spec": {"execs": [{"local": {"workDir": str(folder)}}]},
+            },
+            {
+                "apiVersion": api,
+                "kind": "ClusterPortForward",
+                "metadata": {"name": "all"},
+                "spec": {"forwards": [{"target": {"address": "127.0.0.1", "port": self.forward_port}}]},
+            },
+        ]
+        path = self.dir / "kwok.yaml"
+        path.write_text(KWOK_CONFIG.read_text() + "---\n" + yaml.safe_dump_all(documents, sort_keys=False))
+        return path
 
     def _add(self, name: str, argv: list[str]) -> None:
         grace = 10.0 if name == "etcd" else 2.0
@@ -147,12 +187,27 @@ class Cluster:
             f"--service-account-signing-key-file={pki.sa_key}",
             f"--api-audiences={API_AUDIENCES}",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
+            *self._kubelet_client_args(),
             "--authorization-mode=RBAC",
             "--allow-privileged=true",
             "--profiling=false",
             # loopback addresses are not valid endpoints, and the virtual side never reconciles its own.
             "--endpoint-reconciler-type=none",
             "--v=1",
+        ]
+
+    def _kubelet_client_args(self) -> list[str]:
+        """How this API server reaches kubelets. Host: kwok's, at the InternalDNS address of its nodes, unverified
+        (kwok serves a throwaway certificate). Virtual: vcsync's, at its nodes' InternalIP, with a client certificate
+        and the serving certificate checked against the cluster CA, as the chart does."""
+        assert self.pki
+        if self.role == "host":
+            return ["--kubelet-preferred-address-types=InternalDNS,InternalIP,Hostname"]
+        return [
+            "--kubelet-preferred-address-types=InternalIP,Hostname",
+            f"--kubelet-client-certificate={self.pki.kubelet_client_cert}",
+            f"--kubelet-client-key={self.pki.kubelet_client_key}",
+            f"--kubelet-certificate-authority={self.pki.ca_cert}",
         ]
 
     def _controller_manager_args(self) -> list[str]:
@@ -277,7 +332,7 @@ class Cluster:
     # ---- kwok nodes --------------------------------------------------------------------------------------
     def create_nodes(self) -> None:
         for i in range(self.nodes):
-            self.api("POST", "/api/v1/nodes", kwok_node(i))
+            self.api("POST", "/api/v1/nodes", kwok_node(i, self.kwok_port))
 
     def _nodes_ready(self) -> bool:
         items = self.api("GET", "/api/v1/nodes")["items"]
@@ -292,8 +347,9 @@ class Cluster:
         return {c.name: c.tail(lines) for c in self.components.values()}
 
 
-def kwok_node(i: int) -> dict[str, Any]:
-    """Host node number i: distinct pool/zone labels, the last one tainted, addresses from a documentation range."""
+def kwok_node(i: int, kubelet_port: int) -> dict[str, Any]:
+    """Host node number i: distinct pool/zone labels, the last one tainted, addresses from a documentation range, and
+    kwok's kubelet API on loopback (InternalDNS, which the host API server prefers)."""
     name = f"kwok-node-{i}"
     pool = NODE_POOLS[i % len(NODE_POOLS)]
     resources = {"cpu": "32", "memory": "256Gi", "ephemeral-storage": "1Ti", "pods": "1000"}
@@ -321,8 +377,10 @@ def kwok_node(i: int) -> dict[str, Any]:
             "allocatable": resources,
             "addresses": [
                 {"type": "InternalIP", "address": f"198.51.100.{10 + i}"},
+                {"type": "InternalDNS", "address": "127.0.0.1"},
                 {"type": "Hostname", "address": name},
             ],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
             "nodeInfo": {
                 "architecture": "amd64",
                 "operatingSystem": "linux",

@@ -86,8 +86,12 @@ class ClusterPair:
         if not self.keep:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def syncer_argv(self, name: str, namespace: str, health_port: int, metrics_port: int, *args: str) -> list[str]:
-        """`vcsync run` between this pair, as `vcsync dev`, the tests and the benchmarks all start it."""
+    def syncer_argv(
+        self, name: str, namespace: str, health_port: int, metrics_port: int, kubelet_port: int, *args: str
+    ) -> list[str]:
+        """`vcsync run` between this pair, as `vcsync dev`, the tests and the benchmarks all start it: its kubelet
+        endpoint on loopback with the certificate the virtual API server trusts."""
+        assert self.virtual.pki
         return [
             sys.executable,
             "-m",
@@ -99,6 +103,10 @@ class ClusterPair:
             f"--own-namespace={namespace}",
             f"--health-bind-address=127.0.0.1:{health_port}",
             f"--metrics-bind-address=127.0.0.1:{metrics_port}",
+            f"--kubelet-bind-address=127.0.0.1:{kubelet_port}",
+            "--kubelet-address=127.0.0.1",
+            f"--kubelet-tls-cert-file={self.virtual.pki.kubelet_serving_cert}",
+            f"--kubelet-tls-private-key-file={self.virtual.pki.kubelet_serving_key}",
             *args,
         ]
 

@@ -31,6 +31,10 @@ class Pki:
     admin_key: Path
     sa_key: Path
     sa_pub: Path
+    kubelet_client_cert: Path  # the API server's identity towards kubelets (vcsync's kubelet endpoint)
+    kubelet_client_key: Path
+    kubelet_serving_cert: Path  # what vcsync's kubelet endpoint serves at 127.0.0.1, checked by the API server
+    kubelet_serving_key: Path
 
 
 def _pem_key(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
@@ -87,6 +91,17 @@ def write_pki(directory: Path, service_ip: str, cluster_domain: str = "cluster.l
     serving_key, serving = _leaf(ca_key, ca_name, _name("kube-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH, sans)
     admin_key, admin = _leaf(ca_key, ca_name, _name("admin", "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH, None)
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    kubelet_client_name = _name("kube-apiserver-kubelet-client", "system:masters")
+    kubelet_client_key, kubelet_client = _leaf(
+        ca_key, ca_name, kubelet_client_name, ExtendedKeyUsageOID.CLIENT_AUTH, None
+    )
+    kubelet_sans: list[x509.GeneralName] = [
+        x509.DNSName("localhost"),
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+    ]
+    kubelet_key, kubelet = _leaf(
+        ca_key, ca_name, _name("vcsync-kubelet"), ExtendedKeyUsageOID.SERVER_AUTH, kubelet_sans
+    )
 
     pki = Pki(
         *(
@@ -100,6 +115,10 @@ def write_pki(directory: Path, service_ip: str, cluster_domain: str = "cluster.l
                 "admin.key",
                 "sa.key",
                 "sa.pub",
+                "kubelet-client.crt",
+                "kubelet-client.key",
+                "kubelet.crt",
+                "kubelet.key",
             )
         )
     )
@@ -112,7 +131,20 @@ def write_pki(directory: Path, service_ip: str, cluster_domain: str = "cluster.l
     pki.admin_key.write_bytes(_pem_key(admin_key))
     pki.sa_key.write_bytes(_pem_key(sa_key))
     pki.sa_pub.write_bytes(sa_key.public_key().public_bytes(cert_pem, serialization.PublicFormat.SubjectPublicKeyInfo))
-    for path in (pki.ca_key, pki.serving_key, pki.admin_key, pki.sa_key):
+    for cert, key, cert_path, key_path in (
+        (kubelet_client, kubelet_client_key, pki.kubelet_client_cert, pki.kubelet_client_key),
+        (kubelet, kubelet_key, pki.kubelet_serving_cert, pki.kubelet_serving_key),
+    ):
+        cert_path.write_bytes(cert.public_bytes(cert_pem))
+        key_path.write_bytes(_pem_key(key))
+    for path in (
+        pki.ca_key,
+        pki.serving_key,
+        pki.admin_key,
+        pki.sa_key,
+        pki.kubelet_client_key,
+        pki.kubelet_serving_key,
+    ):
         path.chmod(0o600)
     return pki
 

@@ -5,6 +5,7 @@ so a dead stream is noticed), non-2xx statuses always raise (also without preloa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -215,6 +216,21 @@ class KubeApi:
                 yield event
         finally:
             resp.release()
+
+    @contextlib.asynccontextmanager
+    async def stream(self, path: str, query: list[tuple[str, str]]) -> AsyncIterator[aiohttp.ClientResponse]:
+        """A GET whose body is read as it arrives (pod logs), with no read timeout; a non-2xx answer raises ApiError.
+        Leaving the block closes the connection, which ends the server's side of a followed stream too."""
+        await self._bucket.acquire()
+        timeout = aiohttp.ClientTimeout(total=None, connect=self._timeout, sock_read=None)
+        resp = await self._open("GET", path, query=query, timeout=timeout)
+        metrics.API_REQUESTS.labels(self.cluster, "stream", str(resp.status)).inc()
+        try:
+            if resp.status >= 300:
+                raise ApiError.from_status(resp.status, await resp.read())
+            yield resp
+        finally:
+            resp.close()
 
     # ---- writes --------------------------------------------------------------------------------------------
     def _dry(self, body: Any) -> dict[str, Any] | None:

@@ -262,7 +262,6 @@ def test_unrelated_vcsync_env_variables_are_ignored():
         "--mount-physical-host-paths",
         "--map-host-service=a/b=c/d",
         "--map-virtual-service=a/b=c/d",
-        "--kubelet-bind-address=0.0.0.0",
         "--proxy-metrics-server",
     ],
 )
@@ -277,6 +276,24 @@ def test_later_wave_env_variable_is_not_implemented_yet():
 def test_later_wave_config_key_is_not_implemented_yet(tmp_path):
     path = config_file(tmp_path, {"reserved-resource-memory": "1Gi"})
     assert error(f"--config={path}") == f"reserved-resource-memory in config file {path} is not implemented yet"
+
+
+# --- kubelet endpoint ---
+
+
+def test_kubelet_endpoint_defaults_to_port_10250_advertised_on_loopback():
+    config = load()
+    assert (config.kubelet_bind_address, config.kubelet_address) == (":10250", "127.0.0.1")
+
+
+def test_kubelet_address_must_be_an_ip():
+    assert error("--kubelet-address=vcsync.local") == "--kubelet-address: 'vcsync.local' is not an IP address"
+
+
+def test_kubelet_serving_certificate_needs_its_key():
+    assert error("--kubelet-tls-cert-file=/tls.crt") == (
+        "--kubelet-tls-cert-file and --kubelet-tls-private-key-file must be given together"
+    )
 
 
 # --- durations ---

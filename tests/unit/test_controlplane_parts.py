@@ -73,7 +73,7 @@ def test_cache_folder_is_keyed_by_every_pinned_version(monkeypatch, tmp_path):
 
 
 def test_kwok_nodes_have_distinct_pools_and_only_the_third_is_tainted():
-    nodes = [kwok_node(i) for i in range(3)]
+    nodes = [kwok_node(i, 10250) for i in range(3)]
     assert [n["metadata"]["labels"]["pool"] for n in nodes] == ["a", "b", "c"]
     assert [bool(n["spec"].get("taints")) for n in nodes] == [False, False, True]
     assert len({n["status"]["addresses"][0]["address"] for n in nodes}) == 3

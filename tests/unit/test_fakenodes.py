@@ -111,8 +111,25 @@ def test_fake_node_addresses_come_from_node_addresses():
     assert make_node("a.b", "10.1.2.3")["status"]["addresses"] == node_addresses("a.b", "10.1.2.3")
 
 
-def test_fake_node_kubelet_endpoint_is_port_10250():
-    assert make_node()["status"]["daemonEndpoints"] == {"kubeletEndpoint": {"port": 10250}}
+def test_fake_node_kubelet_endpoint_is_port_10250_under_the_capitalised_api_key():
+    assert make_node()["status"]["daemonEndpoints"] == {"kubeletEndpoint": {"Port": 10250}}
+
+
+def test_fake_node_advertises_the_kubelet_endpoint_it_is_given():
+    node = fake_node("worker-1", "127.0.0.1", CREATED, "amd64", IDS, port=31250)
+    assert node["status"]["daemonEndpoints"] == {"kubeletEndpoint": {"Port": 31250}}
+    assert {"type": "InternalIP", "address": "127.0.0.1"} in node["status"]["addresses"]
+
+
+def test_kubelet_status_patch_corrects_an_old_node_and_is_none_when_already_right():
+    old = make_node("worker-1", "198.51.100.10")
+    patch = fakenodes.kubelet_status_patch(old, "127.0.0.1", 31250)
+    assert patch == {
+        "addresses": node_addresses("worker-1", "127.0.0.1"),
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": 31250}},
+    }
+    old["status"].update(patch)
+    assert fakenodes.kubelet_status_patch(old, "127.0.0.1", 31250) is None
 
 
 def test_fake_node_info_is_exact_and_takes_ids_in_boot_machine_system_order():

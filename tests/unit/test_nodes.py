@@ -221,6 +221,25 @@ def test_clear_images_empties_the_image_list_without_touching_the_host():
     assert host["status"]["images"] == [{"names": ["nginx:1"]}]
 
 
+def test_with_the_kubelet_endpoint_ip_addresses_and_port_point_at_vcsync():
+    host = host_node()
+    host["status"]["addresses"] = [
+        {"type": "InternalIP", "address": "10.0.0.5"},
+        {"type": "ExternalIP", "address": "203.0.113.5"},
+        {"type": "Hostname", "address": "node-a"},
+    ]
+    host["status"]["daemonEndpoints"] = {"kubeletEndpoint": {"Port": 10250}}
+    status = virtual_node(host, None, clear_images=False, enforced_tolerations=[], kubelet=("127.0.0.1", 31250))[
+        "status"
+    ]
+    assert status["addresses"] == [
+        {"type": "Hostname", "address": "node-a"},
+        {"type": "InternalIP", "address": "127.0.0.1"},
+    ]
+    assert status["daemonEndpoints"] == {"kubeletEndpoint": {"Port": 31250}}
+    assert host["status"]["addresses"][0]["address"] == "10.0.0.5"
+
+
 def test_inputs_are_not_modified():
     host = host_node(labels={"a": "1"}, taints=[GPU])
     existing = with_taints(sync(host), [GPU, USER])
