@@ -33,7 +33,7 @@ ENDPOINT_ADDRESSES_DROPPED = Counter(
     "vcsync_endpoint_addresses_dropped_total", "Endpoint addresses dropped by policy", ["kind"]
 )
 KUBELET_REQUESTS = Counter("vcsync_kubelet_requests_total", "Kubelet endpoint requests", ["endpoint", "code"])
-KUBELET_STREAMS = Gauge("vcsync_kubelet_streams", "Open exec/attach/port-forward tunnels", ["endpoint"])
+KUBELET_STREAMS = Gauge("vcsync_kubelet_streams", "Open log streams and exec/attach/port-forward tunnels", ["endpoint"])
 FLAPPING = Counter("vcsync_flapping_total", "Keys that stopped writing because they flapped", ["kind"])
 
 

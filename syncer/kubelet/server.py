@@ -175,6 +175,8 @@ class KubeletServer:
         except BadRequest as e:
             raise Refused(400, str(e)) from e
         path = PODS.path(target.host_namespace, target.host_name, "log")
+        streams = metrics.KUBELET_STREAMS.labels("containerLogs")
+        streams.inc()  # from the request on: a followed log may send nothing for a long time
         try:
             async with self.host_api.stream(path, query) as upstream:
                 response = web.StreamResponse(headers={"Content-Type": "text/plain"})
@@ -185,6 +187,8 @@ class KubeletServer:
                 return response
         except ApiError as e:
             raise Refused(e.status, target.scrub(e.message)) from e
+        finally:
+            streams.dec()
 
     # ---- upgrades: exec, attach, port-forward ----------------------------------------------------------------
     async def _serve_upgrade(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -157,6 +157,11 @@ def test_every_vcsync_flag_is_a_value_rendered_into_a_command_line_vcsync_accept
         "retryPeriod": ("5s", 5.0),
         "metricsBindAddress": (":9090", ":9090"),
         "healthBindAddress": ("0.0.0.0:9091", "0.0.0.0:9091"),
+        "kubeletBindAddress": (":11250", ":11250"),
+        "kubeletAddress": ("10.0.0.9", "10.0.0.9"),
+        "kubeletTlsCertFile": ("/etc/kubelet/tls.crt", "/etc/kubelet/tls.crt"),
+        "kubeletTlsPrivateKeyFile": ("/etc/kubelet/tls.key", "/etc/kubelet/tls.key"),
+        "kubeletClientCaFile": ("/etc/kubelet/ca.crt", "/etc/kubelet/ca.crt"),
         "logFormat": ("console", "console"),
         "logLevel": ("debug", "debug"),
         "dryRun": (True, True),
@@ -173,7 +178,7 @@ def test_every_vcsync_flag_is_a_value_rendered_into_a_command_line_vcsync_accept
         assert getattr(config, _attr(key)) == want, key
     assert "nodes" in config.sync and "events" not in config.sync
     ports = {p["name"]: p["containerPort"] for p in container(docs, "vcsync")["ports"]}
-    assert ports["health"] == 9091 and ports["metrics"] == 9090
+    assert ports["health"] == 9091 and ports["metrics"] == 9090 and ports["kubelet"] == 11250
     assert container(docs, "vcsync")["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
 
 

@@ -78,6 +78,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- include "vcsync.bindPort" (.Values.syncer.flags.healthBindAddress | default ":8081") -}}
 {{- end -}}
 
+{{- define "vcsync.kubeletPort" -}}
+{{- include "vcsync.bindPort" (.Values.syncer.flags.kubeletBindAddress | default ":10250") -}}
+{{- end -}}
+
 {{- define "vcsync.metricsPort" -}}
 {{- include "vcsync.bindPort" (.Values.syncer.flags.metricsBindAddress | default ":8080") -}}
 {{- end -}}
