@@ -5,7 +5,6 @@ credentials and trust; after a 101 the caller gets the raw stream and the respon
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -30,12 +29,6 @@ class Upgraded:
     body: bytes = b""
     reader: asyncio.StreamReader | None = None
     writer: asyncio.StreamWriter | None = None
-
-    async def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            with contextlib.suppress(Exception):
-                await self.writer.wait_closed()
 
 
 def ssl_context(cfg: client.Configuration) -> ssl.SSLContext:

@@ -78,6 +78,11 @@ def _engine_needs(config: Config) -> tuple[Rules, Rules, set[str]]:
             (namespaced if res.namespaced else cluster)[(res.group, res.plural)] = CRUD if res in writes else READ
     if "pods" in config.sync:
         namespaced[("", "pods/status")] = frozenset({"patch"})
+    if config.kubelet_endpoint:  # the kubelet endpoint reads pods and connects to their log/stream subresources
+        namespaced[("", "pods")] = namespaced.get(("", "pods"), READ)
+        namespaced[("", "pods/log")] = frozenset({"get"})
+        for stream in ("exec", "attach", "portforward"):
+            namespaced[("", f"pods/{stream}")] = frozenset({"get", "create"})
     return namespaced, cluster, own
 
 
@@ -235,6 +240,17 @@ def test_host_rbac_is_exactly_what_the_engine_uses_for_the_enabled_kinds(helm_bi
     own_rules = one(docs, "Role", f"{RELEASE}-own")["rules"]
     assert own <= set(own_rules[0]["resources"]) and own_rules[0]["resourceNames"] == [RELEASE]
     assert own_rules[0]["verbs"] == ["get", "list", "watch"] and len(own_rules) == 1  # no Lease without election
+
+
+def test_kubelet_endpoint_permissions_are_namespaced_and_go_when_it_is_disabled(helm_bin: Path) -> None:
+    values = {"sync": ["-services,-configmaps,-secrets,-endpoints,-pods,-events,-persistentvolumeclaims,-fake-nodes"]}
+    granted = _granted(one(render(helm_bin, values), "Role", RELEASE))
+    assert granted[("", "pods/exec")] == {"get", "create"} and granted[("", "pods/log")] == {"get"}
+    assert not any("nodes" in resource for _, resource in granted)
+    values["syncer"] = {"flags": {"kubeletBindAddress": "0"}}
+    docs = render(helm_bin, values)
+    assert one(docs, "Role", RELEASE)["rules"] == []
+    assert "kubelet" not in {p["name"] for p in container(docs, "vcsync")["ports"]}
 
 
 def test_fake_node_mode_needs_no_cluster_role_and_nodes_mode_only_reads_nodes(helm_bin: Path) -> None:
