@@ -10,9 +10,12 @@ import contextlib
 import json
 import ssl
 import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import aiohttp
 from aiohttp import web
 from kubernetes_asyncio import client
 
@@ -54,6 +57,8 @@ class KubeletServer:
         self._server: asyncio.Server | None = None
         self._http: web.Server | None = None
         self._tunnels: set[asyncio.Task[None]] = set()
+        self._streams: dict[str, set[Callable[[], None]]] = defaultdict(set)  # host pod key -> how to end its streams
+        self.hpods.add_handler(self._end_streams_of_deleted_pod)
         self._ca_loaded = asyncio.Event()
         self._ca_task: asyncio.Task[None] | None = None
         self._context: ssl.SSLContext | None = None
@@ -99,6 +104,23 @@ class KubeletServer:
             task.cancel()
         if self._http is not None:
             await self._http.shutdown(1.0)
+
+    # ---- streams end with their host pod ----------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _ended_with_pod(self, target: PodTarget, end: Callable[[], None]) -> Iterator[None]:
+        key = f"{target.host_namespace}/{target.host_name}"
+        self._streams[key].add(end)
+        try:
+            yield
+        finally:
+            self._streams[key].discard(end)
+            if not self._streams[key]:
+                del self._streams[key]
+
+    def _end_streams_of_deleted_pod(self, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        if new is None and old is not None:
+            for end in list(self._streams.get(f"{old['metadata']['namespace']}/{old['metadata']['name']}", ())):
+                end()
 
     # ---- connection hand-over (called by _Front) ---------------------------------------------------------------
     def take_http(self, transport: asyncio.Transport, buffered: bytes) -> None:
@@ -181,8 +203,9 @@ class KubeletServer:
             async with self.host_api.stream(path, query) as upstream:
                 response = web.StreamResponse(headers={"Content-Type": "text/plain"})
                 await response.prepare(request)
-                async for chunk in upstream.content.iter_any():
-                    await response.write(chunk)
+                with self._ended_with_pod(target, upstream.close), contextlib.suppress(aiohttp.ClientError):
+                    async for chunk in upstream.content.iter_any():
+                        await response.write(chunk)
                 await response.write_eof()
                 return response
         except ApiError as e:
@@ -215,7 +238,8 @@ class KubeletServer:
             assert host.reader is not None and host.writer is not None
             metrics.KUBELET_STREAMS.labels(admitted.request.endpoint).inc()
             try:
-                await join(reader, writer, host.reader, host.writer)
+                with self._ended_with_pod(admitted, host.writer.close):
+                    await join(reader, writer, host.reader, host.writer)
             finally:
                 metrics.KUBELET_STREAMS.labels(admitted.request.endpoint).dec()
         except Refused as e:

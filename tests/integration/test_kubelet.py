@@ -274,3 +274,23 @@ async def test_many_followed_streams_do_not_stall_syncing(
         finally:
             for stream in streams:
                 stream.close()
+
+
+async def test_a_stream_ends_cleanly_when_its_host_pod_is_deleted(
+    kubelet_pod, cluster_pair, host_cluster, h, virtual_namespace, host_namespace
+):
+    vns = virtual_namespace
+    append(host_cluster.pod_log, cri_line("a line, so that the stream answers at once"))
+    url = kubelet_url(kubelet_pod, f"/containerLogs/{vns}/web/web?follow=true&tailLines=1")
+    context = tls_context(cluster_pair, client_cert=True)
+    async with aiohttp.ClientSession() as session, session.get(url, ssl=context) as stream:
+        assert stream.status == 200
+        await stream.content.readline()
+        await h.delete("pod", host_namespace, host_name("web", vns, S))
+        rest = await asyncio.wait_for(stream.content.read(), 60)  # EOF of a properly ended chunked body
+        assert stream.content.at_eof() and b"Traceback" not in rest
+
+    async def closed():
+        return await kubelet_pod.metric("vcsync_kubelet_streams", endpoint="containerLogs") == 0
+
+    await eventually(closed, 15, "vcsync to count the stream as closed")
