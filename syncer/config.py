@@ -167,6 +167,12 @@ FLAGS: tuple[Flag, ...] = (
         "IP that vcsync's nodes advertise as InternalIP; the virtual API server must reach it",
         check=check_ip,
     ),
+    _str(
+        "kubelet-egress-socket",
+        "",
+        "unix socket for the virtual API server's egress selector (HTTP CONNECT): nodes keep their host node's IP "
+        "and node paths (/pods) are served",
+    ),
     _str("kubelet-tls-cert-file", "", "kubelet serving certificate (PEM)", shown_default="self-signed"),
     _str("kubelet-tls-private-key-file", "", "key of --kubelet-tls-cert-file (PEM)"),
     _str(
@@ -231,6 +237,7 @@ class Config:
     health_bind_address: str
     kubelet_bind_address: str
     kubelet_address: str
+    kubelet_egress_socket: str
     kubelet_tls_cert_file: str
     kubelet_tls_private_key_file: str
     kubelet_client_ca_file: str
@@ -239,10 +246,13 @@ class Config:
     dry_run: bool
 
     @property
-    def kubelet_endpoint(self) -> tuple[str, int] | None:
-        """(address, port) that vcsync's nodes advertise for their kubelet; None when the endpoint is disabled."""
+    def kubelet_endpoint(self) -> tuple[str | None, int] | None:
+        """(address, port) that vcsync's nodes advertise for their kubelet; None when the endpoint is disabled. The
+        address is None through the egress socket: then each node keeps its host node's IP."""
         bind = parse_bind_address(self.kubelet_bind_address)
-        return (self.kubelet_address, bind[1]) if bind else None
+        if bind is None:
+            return None
+        return (None if self.kubelet_egress_socket else self.kubelet_address), bind[1]
 
 
 class _Setting(NamedTuple):

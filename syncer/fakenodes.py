@@ -88,7 +88,7 @@ class FakeNodes(KeyedWorker):
     async def _create(self, node: str) -> str:
         api = self.engine.virtual_api
         now = _now().strftime("%Y-%m-%dT%H:%M:%SZ")
-        ip, port = self.kubelet or (self._host_ip(node), KUBELET_PORT)
+        ip, port = self._kubelet_at(node)
         ids = new_ids()
         self._log("create", node)
         created = await api.create(NODES, None, fake_node(node, ip, now, self.arch, ids, port))
@@ -105,9 +105,18 @@ class FakeNodes(KeyedWorker):
         pods = self.hpods.by_index(NODE_INDEX, node)
         return next((p["status"]["hostIP"] for p in pods if (p.get("status") or {}).get("hostIP")), None)
 
+    def _kubelet_at(self, node: str) -> tuple[str | None, int]:
+        """Where fake node N's kubelet is: vcsync's endpoint, at the host node's IP through the egress socket (or the
+        fixed --kubelet-address); a real kubelet port at the host node's IP when vcsync's endpoint is off."""
+        if self.kubelet is None:
+            return self._host_ip(node), KUBELET_PORT
+        address, port = self.kubelet
+        return address or self._host_ip(node) or self.engine.config.kubelet_address, port
+
     async def _point_at_kubelet(self, vnode: Obj) -> bool:
         """Correct a node that does not (yet) advertise this vcsync's kubelet endpoint; False when it already does."""
-        patch = kubelet_status_patch(vnode, *self.kubelet) if self.kubelet else None
+        address, port = self._kubelet_at(vnode["metadata"]["name"])
+        patch = kubelet_status_patch(vnode, address, port) if self.kubelet and address else None
         if patch is None:
             return False
         self._log("update", vnode["metadata"]["name"])

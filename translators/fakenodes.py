@@ -171,6 +171,12 @@ def node_of(pod: dict[str, Any]) -> list[str]:
     return [node] if node else []
 
 
+def internal_ips(node: dict[str, Any]) -> list[str]:
+    """A node's InternalIP addresses, as an index value: which node the API server means when it dials one."""
+    addresses = (node.get("status") or {}).get("addresses") or []
+    return [a["address"] for a in addresses if a.get("type") == "InternalIP" and a.get("address")]
+
+
 def node_needed(virtual_pods: Iterable[dict[str, Any]], host_pods: Iterable[dict[str, Any]]) -> bool:
     """Whether fake node N must stay, given the virtual pods and the managed host pods assigned to N. DaemonSet pods
     alone do not keep a node; pods being deleted count while they exist."""

@@ -45,10 +45,11 @@ def virtual_node(
     *,
     clear_images: bool,
     enforced_tolerations: Sequence[Mapping[str, Any]],
-    kubelet: tuple[str, int] | None = None,
+    kubelet: tuple[str | None, int] | None = None,
 ) -> dict[str, Any]:
     """The desired virtual Node for `host_node`, given the current virtual one (None on create). With `kubelet`
-    (vcsync's kubelet endpoint, address and port) the node's IP addresses and kubelet port point there instead."""
+    (vcsync's kubelet endpoint: address, or None to keep the node's own, and port) the kubelet port points there, and
+    with an address the node's IP addresses too."""
     host_meta = host_node.get("metadata") or {}
     virtual_meta = (existing or {}).get("metadata") or {}
     virtual_annotations = virtual_meta.get("annotations") or {}
@@ -152,14 +153,16 @@ def _taints(node: dict[str, Any]) -> list[Taint]:
     return (node.get("spec") or {}).get("taints") or []
 
 
-def _status(host_node: dict[str, Any], clear_images: bool, kubelet: tuple[str, int] | None) -> dict[str, Any]:
+def _status(host_node: dict[str, Any], clear_images: bool, kubelet: tuple[str | None, int] | None) -> dict[str, Any]:
     status = copy.deepcopy(host_node.get("status") or {})
     if clear_images:
         status["images"] = []
     if kubelet:
-        names = [a for a in status.get("addresses") or [] if a.get("type") == "Hostname"]
-        status["addresses"] = [*names, {"type": "InternalIP", "address": kubelet[0]}]
-        status["daemonEndpoints"] = {"kubeletEndpoint": {"Port": kubelet[1]}}
+        address, port = kubelet
+        if address:
+            names = [a for a in status.get("addresses") or [] if a.get("type") == "Hostname"]
+            status["addresses"] = [*names, {"type": "InternalIP", "address": address}]
+        status["daemonEndpoints"] = {"kubeletEndpoint": {"Port": port}}
     return status
 
 

@@ -73,6 +73,7 @@ class Cluster:
         self.port = check_port_free(port) if port else free_port()
         self.server = f"https://127.0.0.1:{self.port}"
         self.kubeconfig = self.dir / "kubeconfig"
+        self.kubelet_egress_socket = self.dir / "kubelet-egress.sock"  # virtual: where vcsync's kubelet listens
         self.components: dict[str, Component] = {}
         self.pki: Pki | None = None
         self._ssl: ssl.SSLContext | None = None
@@ -198,16 +199,35 @@ class Cluster:
 
     def _kubelet_client_args(self) -> list[str]:
         """How this API server reaches kubelets. Host: kwok's, at the InternalDNS address of its nodes, unverified
-        (kwok serves a throwaway certificate). Virtual: vcsync's, at its nodes' InternalIP, with a client certificate
-        and the serving certificate checked against the cluster CA, as the chart does."""
+        (kwok serves a throwaway certificate). Virtual: vcsync's, through its egress socket (HTTP CONNECT over a unix
+        socket, as in the chart), with a client certificate; the tunnel is local, so the serving certificate (made
+        for 127.0.0.1, while nodes carry their host node's IP) is not checked."""
         assert self.pki
         if self.role == "host":
             return ["--kubelet-preferred-address-types=InternalDNS,InternalIP,Hostname"]
+        egress = self.dir / "egress-selector.yaml"
+        egress.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "apiserver.k8s.io/v1beta1",
+                    "kind": "EgressSelectorConfiguration",
+                    "egressSelections": [
+                        {
+                            "name": "cluster",
+                            "connection": {
+                                "proxyProtocol": "HTTPConnect",
+                                "transport": {"uds": {"udsName": str(self.kubelet_egress_socket)}},
+                            },
+                        }
+                    ],
+                }
+            )
+        )
         return [
             "--kubelet-preferred-address-types=InternalIP,Hostname",
             f"--kubelet-client-certificate={self.pki.kubelet_client_cert}",
             f"--kubelet-client-key={self.pki.kubelet_client_key}",
-            f"--kubelet-certificate-authority={self.pki.ca_cert}",
+            f"--egress-selector-config-file={egress}",
         ]
 
     def _controller_manager_args(self) -> list[str]:

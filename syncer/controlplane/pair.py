@@ -90,7 +90,7 @@ class ClusterPair:
         self, name: str, namespace: str, health_port: int, metrics_port: int, kubelet_port: int, *args: str
     ) -> list[str]:
         """`vcsync run` between this pair, as `vcsync dev`, the tests and the benchmarks all start it: its kubelet
-        endpoint on loopback with the certificate the virtual API server trusts."""
+        endpoint on loopback and on the socket the virtual API server's egress selector names."""
         assert self.virtual.pki
         return [
             sys.executable,
@@ -105,6 +105,7 @@ class ClusterPair:
             f"--metrics-bind-address=127.0.0.1:{metrics_port}",
             f"--kubelet-bind-address=127.0.0.1:{kubelet_port}",
             "--kubelet-address=127.0.0.1",
+            f"--kubelet-egress-socket={self.virtual.kubelet_egress_socket}",
             f"--kubelet-tls-cert-file={self.virtual.pki.kubelet_serving_cert}",
             f"--kubelet-tls-private-key-file={self.virtual.pki.kubelet_serving_key}",
             *args,

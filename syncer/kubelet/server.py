@@ -10,6 +10,7 @@ import contextlib
 import json
 import ssl
 import time
+import weakref
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -23,18 +24,23 @@ from syncer import metrics
 from syncer.config import Config
 from syncer.flagvalues import parse_bind_address
 from syncer.kube.api import ApiError, KubeApi
-from syncer.kube.resources import PODS
+from syncer.kube.resources import NODES, PODS
 from syncer.kubelet import tls
 from syncer.kubelet.auth import Gatekeeper
+from syncer.kubelet.egress import EgressProxy
 from syncer.kubelet.paths import BadRequest, authz_verb, log_query, node_subresource, pod_request
 from syncer.kubelet.streams import join, open_host_stream
 from syncer.kubelet.targets import PodTarget, Refused, pod_target, virtual_pod
 from syncer.log import get_logger
 from syncer.ratelimit import TokenBucket
+from translators.fakenodes import NODE_INDEX, internal_ips, is_fake_node, node_of
+from translators.nodes import removable
 
 log = get_logger("kubelet")
 MAX_HEAD = 64 * 1024
-_SUBRESOURCES = {"/healthz": ("healthz", "proxy")}  # node paths served here, with the kubelet's fine-grained authz
+ADDRESS_INDEX = "internal-ip"  # virtual nodes by InternalIP: which node a CONNECT through the egress socket is for
+# node paths served here, with the kubelet's fine-grained authorization (falling back to nodes/proxy)
+_SUBRESOURCES = {"/healthz": ("healthz", "proxy"), "/pods": ("pods", "proxy")}
 
 
 class KubeletServer:
@@ -44,6 +50,11 @@ class KubeletServer:
         self.names = engine.context.names
         self.vpods = engine.declare("virtual", PODS)
         self.hpods = engine.declare("host", PODS)
+        self.vnodes = engine.declare("virtual", NODES)
+        self.vpods.add_index(NODE_INDEX, node_of)
+        self.vnodes.add_index(ADDRESS_INDEX, internal_ips)
+        self._node_of: weakref.WeakKeyDictionary[asyncio.BaseTransport, str] = weakref.WeakKeyDictionary()
+        self._egress: EgressProxy | None = None
         self.host_client = host_client
         timeout = config.request_timeout
         # Own budgets: tenants' debugging must not eat the sync's rate limit, and reviews are not gated writes.
@@ -78,6 +89,15 @@ class KubeletServer:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(lambda: _Front(self), bind[0] or None, bind[1], ssl=self._context)
         self._ca_task = asyncio.create_task(self._load_client_ca(), name="kubelet-client-ca")
+        if config.kubelet_egress_socket:
+            self._egress = EgressProxy(
+                config.kubelet_egress_socket,
+                self._context,
+                self.node_at,
+                lambda node: _Front(self, node),
+                config.request_timeout,
+            )
+            await self._egress.start()
         log.info("kubelet endpoint listening", address=config.kubelet_bind_address, advertised=config.kubelet_endpoint)
 
     async def _load_client_ca(self) -> None:
@@ -100,6 +120,8 @@ class KubeletServer:
         if self._server is None:
             return
         self._server.close()
+        if self._egress is not None:
+            await self._egress.stop()
         for task in [*self._tunnels, *([self._ca_task] if self._ca_task else [])]:
             task.cancel()
         if self._http is not None:
@@ -123,14 +145,15 @@ class KubeletServer:
                 end()
 
     # ---- connection hand-over (called by _Front) ---------------------------------------------------------------
-    def take_http(self, transport: asyncio.Transport, buffered: bytes) -> None:
+    def take_http(self, transport: asyncio.Transport, buffered: bytes, node: str) -> None:
         assert self._http is not None
+        self._node_of[transport] = node
         protocol = self._http()
         transport.set_protocol(protocol)
         protocol.connection_made(transport)
         protocol.data_received(buffered)
 
-    def take_upgrade(self, transport: asyncio.Transport, buffered: bytes) -> None:
+    def take_upgrade(self, transport: asyncio.Transport, buffered: bytes, node: str) -> None:
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(limit=MAX_HEAD)
         protocol = asyncio.StreamReaderProtocol(reader)
@@ -138,13 +161,14 @@ class KubeletServer:
         protocol.connection_made(transport)
         reader.feed_data(buffered)
         writer = asyncio.StreamWriter(transport, protocol, reader, loop)
-        task = asyncio.create_task(self._serve_upgrade(reader, writer), name="kubelet-stream")
+        task = asyncio.create_task(self._serve_upgrade(reader, writer, node), name="kubelet-stream")
         self._tunnels.add(task)
         task.add_done_callback(self._tunnels.discard)
 
     # ---- admission -------------------------------------------------------------------------------------------
-    async def _admit(self, method: str, path: str, peercert: Any, authorization: str) -> PodTarget | str:
-        """The host pod a pod request reaches, or the node-level path that may be served; raises Refused."""
+    async def _admit(self, method: str, path: str, peercert: Any, authorization: str, node: str) -> PodTarget | str:
+        """The host pod a pod request reaches, or the node-level path that may be served; raises Refused. `node` is
+        the node the connection is for, when known."""
         if not (self.engine.caches_synced.is_set() and self._ca_loaded.is_set()):
             raise Refused(503, "the kubelet is starting")
         try:
@@ -156,7 +180,7 @@ class KubeletServer:
         if user is None:
             raise Refused(401, "Unauthorized")
         vpod = self.vpods.get(f"{request.namespace}/{request.pod}") if request else None
-        node = ((vpod or {}).get("spec") or {}).get("nodeName", "")
+        node = ((vpod or {}).get("spec") or {}).get("nodeName", "") if request else node
         subresources = _SUBRESOURCES.get(path, (node_subresource(path),))
         if not await self.gate.authorize(user, verb, node, subresources):
             attrs = f"user={user.name}, verb={verb}, resource=nodes, subresource={subresources[-1]}"
@@ -164,6 +188,8 @@ class KubeletServer:
         if request is None:
             if path not in _SUBRESOURCES:
                 raise Refused(404, f"{path} not found")
+            if path != "/healthz" and not node:
+                raise Refused(404, f"{path} is served per node, through the egress socket (--kubelet-egress-socket)")
             return path
         return pod_target(virtual_pod(self.vpods, request), request, self.hpods, self.names)
 
@@ -175,12 +201,12 @@ class KubeletServer:
             if request.headers.get("Upgrade"):
                 raise Refused(400, "upgrade requests must open a new connection")
             peercert = request.transport.get_extra_info("peercert") if request.transport else None
-            admitted = await self._admit(
-                request.method, request.path, peercert, request.headers.get("Authorization", "")
-            )
+            authorization = request.headers.get("Authorization", "")
+            node = self._node_of.get(request.transport, "") if request.transport else ""
+            admitted = await self._admit(request.method, request.path, peercert, authorization, node)
             if isinstance(admitted, str):
                 status = 200
-                return web.Response(text="ok")
+                return self._node_response(admitted, node)
             if admitted.request.endpoint != "containerLogs":
                 raise Refused(400, f"{admitted.request.endpoint} needs an upgrade request (SPDY or WebSocket)")
             status = 200
@@ -213,16 +239,28 @@ class KubeletServer:
         finally:
             streams.dec()
 
+    def _node_response(self, path: str, node: str) -> web.Response:
+        if path == "/healthz":
+            return web.Response(text="ok")
+        pods = sorted(
+            self.vpods.by_index(NODE_INDEX, node), key=lambda p: (p["metadata"]["namespace"], p["metadata"]["name"])
+        )
+        return web.json_response({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": pods})
+
+    def node_at(self, address: str) -> str | None:
+        """The node of ours (fake or mirrored) that advertises `address`; None when there is none or several."""
+        nodes = [n for n in self.vnodes.by_index(ADDRESS_INDEX, address) if is_fake_node(n) or removable(n)]
+        return nodes[0]["metadata"]["name"] if len(nodes) == 1 else None
+
     # ---- upgrades: exec, attach, port-forward ----------------------------------------------------------------
-    async def _serve_upgrade(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _serve_upgrade(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, node: str) -> None:
         started, status, method, path = time.monotonic(), 500, "", ""
         try:
             method, target_url, headers = _parse_request(await reader.readuntil(b"\r\n\r\n"))
             path, query = urlsplit(target_url).path, parse_qsl(urlsplit(target_url).query, keep_blank_values=True)
             header = {name.lower(): value for name, value in headers}
-            admitted = await self._admit(
-                method, path, writer.get_extra_info("peercert"), header.get("authorization", "")
-            )
+            peercert, authorization = writer.get_extra_info("peercert"), header.get("authorization", "")
+            admitted = await self._admit(method, path, peercert, authorization, node)
             if isinstance(admitted, str) or admitted.request.endpoint == "containerLogs":
                 raise Refused(400, f"{path} does not take an upgrade request")
             try:
@@ -247,6 +285,9 @@ class KubeletServer:
             _write_plain(writer, e.status, e.message)
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, ConnectionError):
             status = 400
+        except Exception:  # answered, logged and counted; never a crash of the endpoint
+            log.exception("kubelet stream failed", path=path)
+            _write_plain(writer, 500, "internal error")
         finally:
             with contextlib.suppress(Exception):
                 writer.close()
@@ -254,28 +295,32 @@ class KubeletServer:
 
 
 class _Front(asyncio.Protocol):
-    """Reads a new connection's first request head, then hands the connection to the tunnel or to aiohttp."""
+    """Reads a new connection's first request head, then hands the connection to the tunnel or to aiohttp. `node` is
+    the node the connection was opened for (known through the egress socket; "" on the direct port)."""
 
-    def __init__(self, server: KubeletServer) -> None:
-        self.server = server
+    def __init__(self, server: KubeletServer, node: str = "") -> None:
+        self.server, self.node = server, node
         self.buffer = b""
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        if self.buffer:  # through start_tls, data may arrive before connection_made
+            self.data_received(b"")
 
     def data_received(self, data: bytes) -> None:
-        assert self.transport is not None
         self.buffer += data
+        if self.transport is None:
+            return
         end = self.buffer.find(b"\r\n\r\n")
         if end < 0:
             if len(self.buffer) > MAX_HEAD:
                 self.transport.close()
             return
         if _is_upgrade(self.buffer[:end]):
-            self.server.take_upgrade(self.transport, self.buffer)
+            self.server.take_upgrade(self.transport, self.buffer, self.node)
         else:
-            self.server.take_http(self.transport, self.buffer)
+            self.server.take_http(self.transport, self.buffer, self.node)
 
 
 def _is_upgrade(head: bytes) -> bool:

@@ -164,6 +164,7 @@ def test_every_vcsync_flag_is_a_value_rendered_into_a_command_line_vcsync_accept
         "healthBindAddress": ("0.0.0.0:9091", "0.0.0.0:9091"),
         "kubeletBindAddress": (":11250", ":11250"),
         "kubeletAddress": ("10.0.0.9", "10.0.0.9"),
+        "kubeletEgressSocket": ("/run/kubelet/egress.sock", "/run/kubelet/egress.sock"),
         "kubeletTlsCertFile": ("/etc/kubelet/tls.crt", "/etc/kubelet/tls.crt"),
         "kubeletTlsPrivateKeyFile": ("/etc/kubelet/tls.key", "/etc/kubelet/tls.key"),
         "kubeletClientCaFile": ("/etc/kubelet/ca.crt", "/etc/kubelet/ca.crt"),

@@ -6,6 +6,7 @@ and nothing but this vcluster's own host pods is reachable."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import ssl
 import time
@@ -294,3 +295,39 @@ async def test_a_stream_ends_cleanly_when_its_host_pod_is_deleted(
         return await kubelet_pod.metric("vcsync_kubelet_streams", endpoint="containerLogs") == 0
 
     await eventually(closed, 15, "vcsync to count the stream as closed")
+
+
+async def test_node_proxy_pods_lists_only_this_vclusters_pods_under_virtual_names(
+    kubelet_pod, kubectl, v, h, virtual_namespace, host_namespace
+):
+    vns = virtual_namespace
+    node = (await v.get("pod", vns, "web"))["spec"]["nodeName"]
+    vnode = (await v.v1.read_node(node)).to_dict()
+    addresses = {a["type"]: a["address"] for a in vnode["status"]["addresses"]}
+    assert addresses["InternalIP"].startswith("198.51.100.")  # the host node's IP, as vcluster's fake nodes show
+    stranger = {
+        "metadata": {"name": "stranger"},
+        "spec": {"nodeName": node, "containers": [{"name": "c", "image": "x"}]},
+    }
+    await h.create("pod", host_namespace, stranger)
+    code, out, err = await kubectl.run("get", "--raw", f"/api/v1/nodes/{node}/proxy/pods")
+    assert code == 0, err
+    listed = {(p["metadata"]["namespace"], p["metadata"]["name"]) for p in json.loads(out)["items"]}
+    assert (vns, "web") in listed and not any(name == "stranger" or "-x-" in name for _, name in listed)
+    code, out, _ = await kubectl.run("get", "--raw", f"/api/v1/nodes/{node}/proxy/healthz")
+    assert (code, out) == (0, "ok")
+
+
+async def test_the_egress_socket_relays_targets_that_are_not_its_nodes(kubelet_pod, cluster_pair, host_cluster):
+    """Webhooks and aggregated APIs of the virtual cluster also go through the egress socket: relayed unchanged."""
+    body = f"relayed-{uuid.uuid4().hex[:8]}"
+    async with local_http_server(host_cluster.forward_port, body):
+        reader, writer = await asyncio.open_unix_connection(str(cluster_pair.virtual.kubelet_egress_socket))
+        try:
+            writer.write(f"CONNECT 127.0.0.1:{host_cluster.forward_port} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answer = await asyncio.wait_for(reader.read(), 10)
+            assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(body.encode())
+        finally:
+            writer.close()
