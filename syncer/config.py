@@ -173,6 +173,12 @@ FLAGS: tuple[Flag, ...] = (
         "unix socket for the virtual API server's egress selector (HTTP CONNECT): nodes keep their host node's IP "
         "and node paths (/pods) are served",
     ),
+    _bool(
+        "kubelet-node-stats",
+        False,
+        "serve /stats/summary, /metrics/resource and /metrics/cadvisor from the host node, this vcluster's pods only; "
+        "needs the host's nodes/proxy",
+    ),
     _str("kubelet-tls-cert-file", "", "kubelet serving certificate (PEM)", shown_default="self-signed"),
     _str("kubelet-tls-private-key-file", "", "key of --kubelet-tls-cert-file (PEM)"),
     _str(
@@ -238,6 +244,7 @@ class Config:
     kubelet_bind_address: str
     kubelet_address: str
     kubelet_egress_socket: str
+    kubelet_node_stats: bool
     kubelet_tls_cert_file: str
     kubelet_tls_private_key_file: str
     kubelet_client_ca_file: str

@@ -9,6 +9,7 @@ import http.client
 import json
 import socket
 import ssl
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -73,7 +74,8 @@ class Cluster:
         self.port = check_port_free(port) if port else free_port()
         self.server = f"https://127.0.0.1:{self.port}"
         self.kubeconfig = self.dir / "kubeconfig"
-        self.kubelet_egress_socket = self.dir / "kubelet-egress.sock"  # virtual: where vcsync's kubelet listens
+        # where the API server's kubelet connections go: vcsync's kubelet (virtual), the relay to kwok's (host)
+        self.kubelet_egress_socket = self.dir / "kubelet-egress.sock"
         self.components: dict[str, Component] = {}
         self.pki: Pki | None = None
         self._ssl: ssl.SSLContext | None = None
@@ -104,6 +106,16 @@ class Cluster:
                 ],
             )
             self._add(
+                "kubelet-relay",
+                [
+                    sys.executable,
+                    "-m",
+                    "syncer.controlplane.relay",
+                    str(self.kubelet_egress_socket),
+                    f"127.0.0.1:{self.kwok_port}",
+                ],
+            )
+            self._add(
                 "kwok",
                 [
                     str(self.bin["kwok"]),
@@ -115,8 +127,9 @@ class Cluster:
 
     def _kwok_config(self) -> Path:
         """kwok's stages plus what its kubelet API answers for every pod: the log files below (CRI format, appended to
-        by tests), commands run in `kubelet/` on this machine, attach following the log, and port-forwards to
-        127.0.0.1:`forward_port`, so `kubectl logs/exec/attach/port-forward` work on the host."""
+        by tests), commands run in `kubelet/` on this machine, attach following the log, port-forwards to
+        127.0.0.1:`forward_port`, and resource metrics, so `kubectl logs/exec/attach/port-forward` and the kubelet's
+        /metrics/resource work on the host."""
         folder = self.dir / "kubelet"
         folder.mkdir(exist_ok=True)
         self.pod_log, self.previous_pod_log = folder / "containers.log", folder / "previous.log"
@@ -146,6 +159,7 @@ class Cluster:
                 "spec": {"forwards": [{"target": {"address": "127.0.0.1", "port": self.forward_port}}]},
             },
         ]
+        documents += _kwok_resource_metrics()
         path = self.dir / "kwok.yaml"
         path.write_text(KWOK_CONFIG.read_text() + "---\n" + yaml.safe_dump_all(documents, sort_keys=False))
         return path
@@ -198,37 +212,35 @@ class Cluster:
         ]
 
     def _kubelet_client_args(self) -> list[str]:
-        """How this API server reaches kubelets. Host: kwok's, at the InternalDNS address of its nodes, unverified
-        (kwok serves a throwaway certificate). Virtual: vcsync's, through its egress socket (HTTP CONNECT over a unix
-        socket, as in the chart), with a client certificate; the tunnel is local, so the serving certificate (made
-        for 127.0.0.1, while nodes carry their host node's IP) is not checked."""
+        """How this API server reaches kubelets: through its egress selector, as HTTP CONNECT on a unix socket. Host:
+        to kwok's kubelet server via `relay.py` (kwok serves a throwaway certificate, left unchecked). Virtual: to
+        vcsync's kubelet endpoint, with a client certificate; the tunnel is local, so vcsync's serving certificate (made
+        for 127.0.0.1, while nodes carry their host node's IP) is not checked either."""
         assert self.pki
-        if self.role == "host":
-            return ["--kubelet-preferred-address-types=InternalDNS,InternalIP,Hostname"]
-        egress = self.dir / "egress-selector.yaml"
-        egress.write_text(
-            yaml.safe_dump(
-                {
-                    "apiVersion": "apiserver.k8s.io/v1beta1",
-                    "kind": "EgressSelectorConfiguration",
-                    "egressSelections": [
-                        {
-                            "name": "cluster",
-                            "connection": {
-                                "proxyProtocol": "HTTPConnect",
-                                "transport": {"uds": {"udsName": str(self.kubelet_egress_socket)}},
-                            },
-                        }
-                    ],
-                }
-            )
-        )
-        return [
+        args = [
             "--kubelet-preferred-address-types=InternalIP,Hostname",
-            f"--kubelet-client-certificate={self.pki.kubelet_client_cert}",
-            f"--kubelet-client-key={self.pki.kubelet_client_key}",
-            f"--egress-selector-config-file={egress}",
+            f"--egress-selector-config-file={self._egress()}",
         ]
+        if self.role == "virtual":
+            args += [
+                f"--kubelet-client-certificate={self.pki.kubelet_client_cert}",
+                f"--kubelet-client-key={self.pki.kubelet_client_key}",
+            ]
+        return args
+
+    def _egress(self) -> Path:
+        path = self.dir / "egress-selector.yaml"
+        connection = {
+            "proxyProtocol": "HTTPConnect",
+            "transport": {"uds": {"udsName": str(self.kubelet_egress_socket)}},
+        }
+        config = {
+            "apiVersion": "apiserver.k8s.io/v1beta1",
+            "kind": "EgressSelectorConfiguration",
+            "egressSelections": [{"name": "cluster", "connection": connection}],
+        }
+        path.write_text(yaml.safe_dump(config))
+        return path
 
     def _controller_manager_args(self) -> list[str]:
         assert self.pki
@@ -367,9 +379,40 @@ class Cluster:
         return {c.name: c.tail(lines) for c in self.components.values()}
 
 
+def _kwok_resource_metrics() -> list[dict[str, Any]]:
+    """Every container uses 10m CPU and 20 MiB; kwok serves the kubelet's resource metrics per node from that, at the
+    path the nodes' `metrics.k8s.io/resource-metrics-path` annotation names."""
+    api = "kwok.x-k8s.io/v1alpha1"
+    usage = {"cpu": {"value": "10m"}, "memory": {"value": "20Mi"}}
+    pod_labels = [
+        {"name": "namespace", "value": "pod.metadata.namespace"},
+        {"name": "pod", "value": "pod.metadata.name"},
+    ]
+    container_labels = [{"name": "container", "value": "container.name"}, *pod_labels]
+
+    def metric(name: str, kind: str, dimension: str, value: str) -> dict[str, Any]:
+        labels = {"container": container_labels, "pod": pod_labels, "node": []}[dimension]
+        return {"name": name, "help": name, "kind": kind, "dimension": dimension, "labels": labels, "value": value}
+
+    metrics = [
+        metric(
+            "container_cpu_usage_seconds_total", "counter", "container", 'pod.CumulativeUsage("cpu", container.name)'
+        ),
+        metric("container_memory_working_set_bytes", "gauge", "container", 'pod.Usage("memory", container.name)'),
+        metric("pod_memory_working_set_bytes", "gauge", "pod", 'pod.Usage("memory")'),
+        metric("node_memory_working_set_bytes", "gauge", "node", 'node.Usage("memory")'),
+    ]
+    return [
+        {"apiVersion": api, "kind": "ClusterResourceUsage", "metadata": {"name": "all"},
+         "spec": {"usages": [{"usage": usage}]}},
+        {"apiVersion": api, "kind": "Metric", "metadata": {"name": "resource"},
+         "spec": {"path": "/metrics/nodes/{nodeName}/metrics/resource", "metrics": metrics}},
+    ]  # fmt: skip
+
+
 def kwok_node(i: int, kubelet_port: int) -> dict[str, Any]:
-    """Host node number i: distinct pool/zone labels, the last one tainted, addresses from a documentation range, and
-    kwok's kubelet API on loopback (InternalDNS, which the host API server prefers)."""
+    """Host node number i: distinct pool/zone labels, the last one tainted, addresses from a documentation range (the
+    host API server reaches kwok's kubelet API through the relay, whatever the address)."""
     name = f"kwok-node-{i}"
     pool = NODE_POOLS[i % len(NODE_POOLS)]
     resources = {"cpu": "32", "memory": "256Gi", "ephemeral-storage": "1Ti", "pods": "1000"}
@@ -381,7 +424,12 @@ def kwok_node(i: int, kubelet_port: int) -> dict[str, Any]:
         "kind": "Node",
         "metadata": {
             "name": name,
-            "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+            "annotations": {
+                "kwok.x-k8s.io/node": "fake",
+                "node.alpha.kubernetes.io/ttl": "0",
+                # where kwok serves this node's kubelet resource metrics (metrics-server reads the same annotation)
+                "metrics.k8s.io/resource-metrics-path": f"/metrics/nodes/{name}/metrics/resource",
+            },
             "labels": {
                 "kubernetes.io/hostname": name,
                 "kubernetes.io/os": "linux",
@@ -397,7 +445,6 @@ def kwok_node(i: int, kubelet_port: int) -> dict[str, Any]:
             "allocatable": resources,
             "addresses": [
                 {"type": "InternalIP", "address": f"198.51.100.{10 + i}"},
-                {"type": "InternalDNS", "address": "127.0.0.1"},
                 {"type": "Hostname", "address": name},
             ],
             "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},

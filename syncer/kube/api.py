@@ -111,12 +111,13 @@ class KubeApi:
         body: Any = None,
         content_type: str = "application/json",
         timeout: aiohttp.ClientTimeout | None = None,
+        accept: str = "application/json",
     ) -> aiohttp.ClientResponse:
         return await self._client.call_api(
             path,
             method,
             query_params=query or [],
-            header_params={"Content-Type": content_type, "Accept": "application/json"},
+            header_params={"Content-Type": content_type, "Accept": accept},
             body=body,
             auth_settings=["BearerToken"],
             _preload_content=False,
@@ -223,7 +224,7 @@ class KubeApi:
         Leaving the block closes the connection, which ends the server's side of a followed stream too."""
         await self._bucket.acquire()
         timeout = aiohttp.ClientTimeout(total=None, connect=self._timeout, sock_read=None)
-        resp = await self._open("GET", path, query=query, timeout=timeout)
+        resp = await self._open("GET", path, query=query, timeout=timeout, accept="*/*")
         metrics.API_REQUESTS.labels(self.cluster, "stream", str(resp.status)).inc()
         try:
             if resp.status >= 300:

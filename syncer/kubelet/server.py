@@ -28,12 +28,14 @@ from syncer.kube.resources import NODES, PODS
 from syncer.kubelet import tls
 from syncer.kubelet.auth import Gatekeeper
 from syncer.kubelet.egress import EgressProxy
+from syncer.kubelet.nodestats import rewrite_prometheus, rewrite_summary
 from syncer.kubelet.paths import BadRequest, authz_verb, log_query, node_subresource, pod_request
 from syncer.kubelet.streams import join, open_host_stream
 from syncer.kubelet.targets import PodTarget, Refused, pod_target, virtual_pod
 from syncer.log import get_logger
 from syncer.ratelimit import TokenBucket
 from translators.fakenodes import NODE_INDEX, internal_ips, is_fake_node, node_of
+from translators.markers import is_managed
 from translators.nodes import removable
 
 log = get_logger("kubelet")
@@ -41,6 +43,9 @@ MAX_HEAD = 64 * 1024
 ADDRESS_INDEX = "internal-ip"  # virtual nodes by InternalIP: which node a CONNECT through the egress socket is for
 # node paths served here, with the kubelet's fine-grained authorization (falling back to nodes/proxy)
 _SUBRESOURCES = {"/healthz": ("healthz", "proxy"), "/pods": ("pods", "proxy")}
+_NODE_STATS = {"/stats/summary": ("stats",), "/metrics/resource": ("metrics",), "/metrics/cadvisor": ("metrics",)}
+RESOURCE_METRICS_PATH = "metrics.k8s.io/resource-metrics-path"
+MAX_NODE_ANSWER = 32 * 1024 * 1024
 
 
 class KubeletServer:
@@ -181,12 +186,13 @@ class KubeletServer:
             raise Refused(401, "Unauthorized")
         vpod = self.vpods.get(f"{request.namespace}/{request.pod}") if request else None
         node = ((vpod or {}).get("spec") or {}).get("nodeName", "") if request else node
-        subresources = _SUBRESOURCES.get(path, (node_subresource(path),))
+        node_paths = {**_SUBRESOURCES, **(_NODE_STATS if self.config.kubelet_node_stats else {})}
+        subresources = node_paths.get(path, (node_subresource(path),))
         if not await self.gate.authorize(user, verb, node, subresources):
             attrs = f"user={user.name}, verb={verb}, resource=nodes, subresource={subresources[-1]}"
             raise Refused(403, f"Forbidden ({attrs})")
         if request is None:
-            if path not in _SUBRESOURCES:
+            if path not in node_paths:
                 raise Refused(404, f"{path} not found")
             if path != "/healthz" and not node:
                 raise Refused(404, f"{path} is served per node, through the egress socket (--kubelet-egress-socket)")
@@ -206,7 +212,7 @@ class KubeletServer:
             admitted = await self._admit(request.method, request.path, peercert, authorization, node)
             if isinstance(admitted, str):
                 status = 200
-                return self._node_response(admitted, node)
+                return await self._node_response(admitted, node)
             if admitted.request.endpoint != "containerLogs":
                 raise Refused(400, f"{admitted.request.endpoint} needs an upgrade request (SPDY or WebSocket)")
             status = 200
@@ -239,13 +245,42 @@ class KubeletServer:
         finally:
             streams.dec()
 
-    def _node_response(self, path: str, node: str) -> web.Response:
+    async def _node_response(self, path: str, node: str) -> web.Response:
         if path == "/healthz":
             return web.Response(text="ok")
-        pods = sorted(
-            self.vpods.by_index(NODE_INDEX, node), key=lambda p: (p["metadata"]["namespace"], p["metadata"]["name"])
-        )
-        return web.json_response({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": pods})
+        if path == "/pods":
+            pods = sorted(self.vpods.by_index(NODE_INDEX, node), key=lambda p: p["metadata"]["uid"])
+            return web.json_response({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": pods})
+        host_path = await self._host_node_path(path, node)
+        body = await self._read_host(NODES.path(None, node, "proxy") + host_path)
+        if path == "/stats/summary":
+            return web.json_response(rewrite_summary(json.loads(body), self._virtual_pod_of))
+        text = rewrite_prometheus(body.decode(errors="replace"), self._virtual_pod_of)
+        return web.Response(text=text, content_type="text/plain", charset="utf-8")
+
+    async def _host_node_path(self, path: str, node: str) -> str:
+        """The host kubelet path for `path`; resource metrics where the host node's
+        metrics.k8s.io/resource-metrics-path annotation says (as metrics-server reads it), else the kubelet's own."""
+        if path != "/metrics/resource":
+            return path
+        host_node = await self.host_api.get(NODES, None, node)
+        annotations = ((host_node or {}).get("metadata") or {}).get("annotations") or {}
+        return annotations.get(RESOURCE_METRICS_PATH, path)
+
+    async def _read_host(self, path: str) -> bytes:
+        try:
+            async with self.host_api.stream(path, []) as upstream:
+                return await upstream.content.read(MAX_NODE_ANSWER)
+        except ApiError as e:
+            raise Refused(502 if e.status >= 500 else e.status, "the host node's kubelet did not answer") from e
+
+    def _virtual_pod_of(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The virtual pod behind host pod namespace/name, when that host pod is this vcluster's."""
+        host = self.hpods.get(f"{namespace}/{name}")
+        if host is None or not is_managed(host, names=self.names, api_version="v1", kind="Pod"):
+            return None
+        virtual = self.names.to_virtual(host)
+        return self.vpods.get(f"{virtual[0]}/{virtual[1]}") if virtual and virtual[0] else None
 
     def node_at(self, address: str) -> str | None:
         """The node of ours (fake or mirrored) that advertises `address`; None when there is none or several."""

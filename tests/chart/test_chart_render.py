@@ -83,6 +83,9 @@ def _engine_needs(config: Config) -> tuple[Rules, Rules, set[str]]:
         namespaced[("", "pods/log")] = frozenset({"get"})
         for stream in ("exec", "attach", "portforward"):
             namespaced[("", f"pods/{stream}")] = frozenset({"get", "create"})
+        if config.kubelet_node_stats:  # host node annotations and the host kubelet's figures
+            cluster[("", "nodes")] = cluster.get(("", "nodes"), frozenset()) | {"get"}
+            cluster[("", "nodes/proxy")] = frozenset({"get"})
     return namespaced, cluster, own
 
 
@@ -165,6 +168,7 @@ def test_every_vcsync_flag_is_a_value_rendered_into_a_command_line_vcsync_accept
         "kubeletBindAddress": (":11250", ":11250"),
         "kubeletAddress": ("10.0.0.9", "10.0.0.9"),
         "kubeletEgressSocket": ("/run/kubelet/egress.sock", "/run/kubelet/egress.sock"),
+        "kubeletNodeStats": (True, True),
         "kubeletTlsCertFile": ("/etc/kubelet/tls.crt", "/etc/kubelet/tls.crt"),
         "kubeletTlsPrivateKeyFile": ("/etc/kubelet/tls.key", "/etc/kubelet/tls.key"),
         "kubeletClientCaFile": ("/etc/kubelet/ca.crt", "/etc/kubelet/ca.crt"),
@@ -252,6 +256,14 @@ def test_kubelet_endpoint_permissions_are_namespaced_and_go_when_it_is_disabled(
     docs = render(helm_bin, values)
     assert one(docs, "Role", RELEASE)["rules"] == []
     assert "kubelet" not in {p["name"] for p in container(docs, "vcsync")["ports"]}
+
+
+def test_node_stats_alone_grant_nodes_proxy(helm_bin: Path) -> None:
+    rules = one(render(helm_bin, {"syncer": {"flags": {"kubeletNodeStats": True}}}), "ClusterRole")["rules"]
+    assert rules == [
+        {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]},
+        {"apiGroups": [""], "resources": ["nodes/proxy"], "verbs": ["get"]},
+    ]
 
 
 def test_fake_node_mode_needs_no_cluster_role_and_nodes_mode_only_reads_nodes(helm_bin: Path) -> None:

@@ -59,10 +59,8 @@ class Kubectl:
         )
 
 
-@pytest.fixture
-async def kubelet_pod(pod_syncer, v, virtual_namespace, host_namespace):
-    """Virtual pod `web` (containers web and side) Running on a fake node that advertises this test's syncer."""
-    vns = virtual_namespace
+async def serve_web(syncer, v, vns: str) -> None:
+    """Virtual pod `web` (containers web and side) Running on a fake node that advertises `syncer`'s endpoint."""
     spec = {"containers": [{"name": "web", "image": "nginx"}, {"name": "side", "image": "busybox"}]}
     await create_pod(v, vns, {"metadata": {"name": "web"}, "spec": spec})
 
@@ -72,9 +70,14 @@ async def kubelet_pod(pod_syncer, v, virtual_namespace, host_namespace):
         if not node or pod["status"].get("phase") != "Running":
             return None
         endpoint = (await v.v1.read_node(node)).to_dict()["status"]["daemon_endpoints"]["kubelet_endpoint"]
-        return pod if endpoint["port"] == pod_syncer.kubelet_port else None
+        return pod if endpoint["port"] == syncer.kubelet_port else None
 
     await eventually(served, 60, "web Running on a node served by this syncer's kubelet endpoint")
+
+
+@pytest.fixture
+async def kubelet_pod(pod_syncer, v, virtual_namespace):
+    await serve_web(pod_syncer, v, virtual_namespace)
     return pod_syncer
 
 
@@ -331,3 +334,34 @@ async def test_the_egress_socket_relays_targets_that_are_not_its_nodes(kubelet_p
             assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(body.encode())
         finally:
             writer.close()
+
+
+async def test_node_resource_metrics_show_only_this_vclusters_pods_under_virtual_names(
+    run_syncer, vcluster_service, kubectl, v, h, virtual_namespace, host_namespace
+):
+    syncer = await run_syncer("--kubelet-node-stats")
+    vns = virtual_namespace
+    await serve_web(syncer, v, vns)
+    node = (await v.get("pod", vns, "web"))["spec"]["nodeName"]
+    stranger = {
+        "metadata": {"name": "stranger"},
+        "spec": {"nodeName": node, "containers": [{"name": "c", "image": "x"}]},
+    }
+    await h.create("pod", host_namespace, stranger)
+
+    async def scraped():  # kwok fills its pod cache on the first scrape
+        code, out, _ = await kubectl.run("get", "--raw", f"/api/v1/nodes/{node}/proxy/metrics/resource")
+        return out if code == 0 and 'pod="web"' in out else None
+
+    text = await eventually(scraped, 30, "the web pod's series in the node's resource metrics")
+    assert f'container_memory_working_set_bytes{{container="web",namespace="{vns}",pod="web"}} 2.097152e+07' in text
+    assert "node_memory_working_set_bytes" in text
+    assert "stranger" not in text and host_namespace not in text and "-x-" not in text
+    code, _, err = await kubectl.run("get", "--raw", f"/api/v1/nodes/{node}/proxy/metrics/cadvisor")
+    assert code != 0 and "NotFound" in err  # kwok serves no cAdvisor metrics: the host's 404 passes through
+
+
+async def test_node_stats_are_not_served_unless_enabled(kubelet_pod, kubectl, v, virtual_namespace):
+    node = (await v.get("pod", virtual_namespace, "web"))["spec"]["nodeName"]
+    code, _, err = await kubectl.run("get", "--raw", f"/api/v1/nodes/{node}/proxy/metrics/resource")
+    assert code != 0 and "NotFound" in err

@@ -145,7 +145,8 @@ enabled, remove the disabled (disables win); ingresses bring ingressclasses unle
 What each kind needs on the host (SPEC §8.5), as YAML: kind -> list of [scope, apiGroup, resource, access] where scope
 is "ns" (the target namespace) or "cluster", and access is "rw" (CRUD with list/watch), "ro" (get/list/watch) or a
 single verb ("connect": get and create, for upgrade subresources). The pseudo-kind "kubelet" is vcsync's kubelet
-endpoint, on unless kubeletBindAddress is "0". Besides its own resource a kind may read others its controller watches (pods for node and endpoint
+endpoint, on unless kubeletBindAddress is "0"; "kubelet-node-stats" its opt-in node figures (the host's nodes/proxy, a
+cluster-wide and powerful permission). Besides its own resource a kind may read others its controller watches (pods for node and endpoint
 address checks, the DNS Service for pods) or write derived objects (token Secrets for pods).
 */}}
 {{- define "vcsync.kindAccess" -}}
@@ -169,6 +170,7 @@ storageclasses: [[cluster, storage.k8s.io, storageclasses, rw]]
 hoststorageclasses: [[cluster, storage.k8s.io, storageclasses, ro]]
 serviceaccounts: [[ns, "", serviceaccounts, rw]]
 kubelet: [[ns, "", pods, ro], [ns, "", pods/log, get], [ns, "", pods/exec, connect], [ns, "", pods/attach, connect], [ns, "", pods/portforward, connect]]
+kubelet-node-stats: [[cluster, "", nodes, get], [cluster, "", nodes/proxy, get]]
 {{- end -}}
 
 {{/*
@@ -181,6 +183,9 @@ with the union of the verbs all kinds need, sorted so renders are stable. Empty 
 {{- $kinds := include "vcsync.kinds" $root | fromJson -}}
 {{- if include "vcsync.kubeletPort" $root -}}
 {{- $_ := set $kinds "kubelet" true -}}
+{{- if $root.Values.syncer.flags.kubeletNodeStats -}}
+{{- $_ := set $kinds "kubelet-node-stats" true -}}
+{{- end -}}
 {{- end -}}
 {{- $access := include "vcsync.kindAccess" $root | fromYaml -}}
 {{- $verbs := dict "rw" (list "get" "list" "watch" "create" "update" "patch" "delete") "ro" (list "get" "list" "watch") "connect" (list "get" "create") -}}

@@ -1,0 +1,44 @@
+"""The test host cluster's way to its kubelets: its API server's egress selector sends every kubelet connection as an
+HTTP CONNECT to this unix socket, and every tunnel goes to kwok's one kubelet server on loopback. So host nodes keep
+their own (documentation-range) InternalIPs, which the API server's node proxy accepts, and no packet ever leaves
+this machine. `python -m syncer.controlplane.relay SOCKET 127.0.0.1:PORT`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+
+
+async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(ConnectionError, OSError):
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    writer.close()
+
+
+async def _tunnel(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, target: tuple[str, int]) -> None:
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+        if not head.startswith(b"CONNECT "):
+            writer.write(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+            return
+        up_reader, up_writer = await asyncio.open_connection(*target)
+    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        writer.write(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+        writer.close()
+        return
+    writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+    await asyncio.gather(_pump(reader, up_writer), _pump(up_reader, writer))
+
+
+async def serve(socket_path: str, target: tuple[str, int]) -> None:
+    server = await asyncio.start_unix_server(lambda r, w: _tunnel(r, w, target), socket_path)
+    async with server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    host, _, port = sys.argv[2].rpartition(":")
+    asyncio.run(serve(sys.argv[1], (host, int(port))))
