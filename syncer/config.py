@@ -173,6 +173,12 @@ FLAGS: tuple[Flag, ...] = (
         "unix socket for the virtual API server's egress selector (HTTP CONNECT): nodes keep their host node's IP "
         "and node paths (/pods) are served",
     ),
+    _str(
+        "kubelet-apiserver-user",
+        "",
+        "user of the virtual API server's kubelet client certificate; bound to system:kubelet-api-admin in the virtual "
+        "cluster when missing",
+    ),
     _bool(
         "kubelet-node-stats",
         False,
@@ -244,6 +250,7 @@ class Config:
     kubelet_bind_address: str
     kubelet_address: str
     kubelet_egress_socket: str
+    kubelet_apiserver_user: str
     kubelet_node_stats: bool
     kubelet_tls_cert_file: str
     kubelet_tls_private_key_file: str

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from syncer.controlplane import assets
 from syncer.controlplane.cluster import Cluster
+from syncer.controlplane.pki import KUBELET_CLIENT_USER
 
 WORKDIR_PREFIX = "vcsync-cp-"
 
@@ -106,6 +107,7 @@ class ClusterPair:
             f"--kubelet-bind-address=127.0.0.1:{kubelet_port}",
             "--kubelet-address=127.0.0.1",
             f"--kubelet-egress-socket={self.virtual.kubelet_egress_socket}",
+            f"--kubelet-apiserver-user={KUBELET_CLIENT_USER}",
             f"--kubelet-tls-cert-file={self.virtual.pki.kubelet_serving_cert}",
             f"--kubelet-tls-private-key-file={self.virtual.pki.kubelet_serving_key}",
             *args,

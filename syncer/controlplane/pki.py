@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 VALIDITY = dt.timedelta(days=365)
+KUBELET_CLIENT_USER = "kube-apiserver-kubelet-client"
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def write_pki(directory: Path, service_ip: str, cluster_domain: str = "cluster.l
     serving_key, serving = _leaf(ca_key, ca_name, _name("kube-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH, sans)
     admin_key, admin = _leaf(ca_key, ca_name, _name("admin", "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH, None)
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    kubelet_client_name = _name("kube-apiserver-kubelet-client", "system:masters")
+    kubelet_client_name = _name(KUBELET_CLIENT_USER)  # no group: vcsync binds it (--kubelet-apiserver-user)
     kubelet_client_key, kubelet_client = _leaf(
         ca_key, ca_name, kubelet_client_name, ExtendedKeyUsageOID.CLIENT_AUTH, None
     )

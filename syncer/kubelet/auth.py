@@ -19,6 +19,18 @@ log = get_logger("kubelet")
 TOKEN_REVIEWS = "/apis/authentication.k8s.io/v1/tokenreviews"
 ACCESS_REVIEWS = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
 CACHE_SIZE = 4096
+KUBELET_API_ADMIN = "system:kubelet-api-admin"  # bootstrap ClusterRole: full access to the kubelet API
+
+
+def apiserver_kubelet_binding(user: str) -> dict[str, Any]:
+    """The ClusterRoleBinding that lets `user` (the API server's kubelet client certificate) call kubelets."""
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "vcsync:apiserver-kubelet-client", "labels": {"app.kubernetes.io/managed-by": "vcsync"}},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": KUBELET_API_ADMIN},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+    }
 
 
 @dataclass(frozen=True)

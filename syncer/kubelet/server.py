@@ -24,9 +24,9 @@ from syncer import metrics
 from syncer.config import Config
 from syncer.flagvalues import parse_bind_address
 from syncer.kube.api import ApiError, KubeApi
-from syncer.kube.resources import NODES, PODS
+from syncer.kube.resources import CLUSTERROLEBINDINGS, NODES, PODS
 from syncer.kubelet import tls
-from syncer.kubelet.auth import Gatekeeper
+from syncer.kubelet.auth import KUBELET_API_ADMIN, Gatekeeper, apiserver_kubelet_binding
 from syncer.kubelet.egress import EgressProxy
 from syncer.kubelet.nodestats import rewrite_prometheus, rewrite_summary
 from syncer.kubelet.paths import BadRequest, authz_verb, log_query, node_subresource, pod_request
@@ -119,7 +119,21 @@ class KubeletServer:
             tls.require_client_ca(self._context, ca)
         else:
             log.warning("no client CA for the kubelet endpoint: only bearer tokens authenticate")
-        self._ca_loaded.set()
+        if self.config.kubelet_apiserver_user:
+            await self._bind_apiserver_user(self.config.kubelet_apiserver_user)
+        self._ca_loaded.set()  # ready: requests are answered from now on
+
+    async def _bind_apiserver_user(self, user: str) -> None:
+        """Let the virtual API server's kubelet client use this kubelet (as kubeadm binds it): created when missing,
+        never changed afterwards, so a tenant's own edit stands and a restart makes no write."""
+        binding = apiserver_kubelet_binding(user)
+        try:
+            if await self.virtual_api.get(CLUSTERROLEBINDINGS, None, binding["metadata"]["name"]) is None:
+                await self.virtual_api.create(CLUSTERROLEBINDINGS, None, binding)
+                log.info("bound the API server's kubelet client", user=user, role=KUBELET_API_ADMIN)
+        except ApiError as e:
+            if not e.already_exists:
+                log.warning("cannot bind the API server's kubelet client", user=user, error=str(e))
 
     async def stop(self) -> None:
         if self._server is None:

@@ -109,8 +109,16 @@ async def _status(kubeconfig: Path, method: str, path: str, body: dict[str, Any]
 
 def _adapted(args: list[str], pair: ClusterPair, host_kubeconfig: Path, syncer: syncer_process.Syncer) -> list[str]:
     """The rendered `vcsync run` arguments with only the pod-specific paths and ports swapped: the virtual
-    kubeconfig, the host credentials (a token file instead of the in-cluster account), and loopback ports."""
-    swapped = ("--virtual-kubeconfig=", "--host-kubeconfig=", "--health-bind-address=", "--metrics-bind-address=")
+    kubeconfig, the host credentials (a token file instead of the in-cluster account), loopback ports and the pair's
+    egress socket."""
+    swapped = (
+        "--virtual-kubeconfig=",
+        "--host-kubeconfig=",
+        "--health-bind-address=",
+        "--metrics-bind-address=",
+        "--kubelet-bind-address=",
+        "--kubelet-egress-socket=",
+    )
     kept = [arg for arg in args if not arg.startswith(swapped)]
     return [
         *kept,
@@ -118,6 +126,8 @@ def _adapted(args: list[str], pair: ClusterPair, host_kubeconfig: Path, syncer: 
         f"--host-kubeconfig={host_kubeconfig}",
         f"--health-bind-address=127.0.0.1:{syncer.health_port}",
         f"--metrics-bind-address=127.0.0.1:{syncer.metrics_port}",
+        f"--kubelet-bind-address=127.0.0.1:{syncer.kubelet_port}",
+        f"--kubelet-egress-socket={pair.virtual.kubelet_egress_socket}",
     ]
 
 
@@ -259,9 +269,21 @@ async def test_vcsync_with_the_chart_rbac_syncs_a_pod_and_nothing_outside_is_all
         config_map = await h.get("config_map", t, host_name("app-config", vns, RELEASE))
         assert [(o["kind"], o["name"]) for o in config_map["metadata"]["ownerReferences"]] == [("Service", RELEASE)]
 
+        async def served():  # Running, on a node that advertises this syncer's kubelet endpoint
+            vpod = await v.get("pod", vns, "web")
+            node = vpod["spec"].get("nodeName")
+            if not node or vpod["status"].get("phase") != "Running":
+                return False
+            status = (await v.v1.read_node(node)).to_dict()["status"]
+            return status["daemon_endpoints"]["kubelet_endpoint"]["port"] == syncer.kubelet_port
+
+        await eventually(served, 45, "the pod Running on a node served by the chart's vcsync")
+        logs = kubectl(cluster_pair, "logs", "web", "-n", vns, kubeconfig=cluster_pair.virtual.kubeconfig)
+        assert logs.returncode == 0, logs.stderr  # the chart's namespaced pods/log grant is enough
         await _forbidden(
             token,
             [
+                ("GET", "/api/v1/nodes/kwok-node-0/proxy/healthz", None),  # no nodes/proxy without node stats
                 ("GET", "/api/v1/namespaces/default/secrets", None),
                 ("GET", "/api/v1/namespaces/kube-system/configmaps", None),
                 ("GET", "/api/v1/nodes", None),  # fake-node mode reads no host node

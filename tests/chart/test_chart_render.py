@@ -5,6 +5,7 @@ cannot ship without its permission, nor a disabled kind keep one."""
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import sys
 from pathlib import Path
@@ -169,6 +170,7 @@ def test_every_vcsync_flag_is_a_value_rendered_into_a_command_line_vcsync_accept
         "kubeletAddress": ("10.0.0.9", "10.0.0.9"),
         "kubeletEgressSocket": ("/run/kubelet/egress.sock", "/run/kubelet/egress.sock"),
         "kubeletNodeStats": (True, True),
+        "kubeletApiserverUser": ("apiserver", "apiserver"),
         "kubeletTlsCertFile": ("/etc/kubelet/tls.crt", "/etc/kubelet/tls.crt"),
         "kubeletTlsPrivateKeyFile": ("/etc/kubelet/tls.key", "/etc/kubelet/tls.key"),
         "kubeletClientCaFile": ("/etc/kubelet/ca.crt", "/etc/kubelet/ca.crt"),
@@ -201,6 +203,8 @@ def test_default_command_line_names_the_release_and_its_namespace(helm_bin: Path
     args = vcsync_args(docs)
     assert args == [
         "run",
+        "--kubelet-apiserver-user=kube-apiserver-kubelet-client",
+        "--kubelet-egress-socket=/var/run/vcsync/kubelet/egress.sock",
         f"--name={RELEASE}",
         f"--service-account={RELEASE}-workload",
         f"--service-name={RELEASE}",
@@ -256,6 +260,24 @@ def test_kubelet_endpoint_permissions_are_namespaced_and_go_when_it_is_disabled(
     docs = render(helm_bin, values)
     assert one(docs, "Role", RELEASE)["rules"] == []
     assert "kubelet" not in {p["name"] for p in container(docs, "vcsync")["ports"]}
+
+
+def test_the_api_server_reaches_vcsyncs_kubelet_through_the_shared_egress_socket(helm_bin: Path) -> None:
+    docs = render(helm_bin, {})
+    apiserver = container(docs, "kube-apiserver")
+    assert "--egress-selector-config-file=/etc/vcsync/pki/egress-selector.yaml" in apiserver["args"]
+    assert "--kubelet-client-certificate=/etc/vcsync/pki/kubelet-client.crt" in apiserver["args"]
+    assert "--kubelet-preferred-address-types=InternalIP,Hostname" in apiserver["args"]
+    secret = one(docs, "Secret", f"{RELEASE}-certs")
+    egress = yaml.safe_load(base64.b64decode(secret["data"]["egress-selector.yaml"]))
+    socket = egress["egressSelections"][0]["connection"]["transport"]["uds"]["udsName"]
+    assert f"--kubelet-egress-socket={socket}" in vcsync_args(docs)
+    for name in ("kube-apiserver", "vcsync"):
+        mounts = {m["name"]: m["mountPath"] for m in container(docs, name)["volumeMounts"]}
+        assert socket.startswith(mounts["kubelet-egress"] + "/")
+    disabled = render(helm_bin, {"syncer": {"flags": {"kubeletBindAddress": "0"}}})
+    assert not any(a.startswith("--kubelet-egress") for a in vcsync_args(disabled))
+    assert not any("egress" in a for a in container(disabled, "kube-apiserver")["args"])
 
 
 def test_node_stats_alone_grant_nodes_proxy(helm_bin: Path) -> None:

@@ -225,6 +225,10 @@ user's syncer.flags; null or empty values are left out, so vcsync's defaults app
 {{- if .Values.workloadServiceAccount.create -}}
 {{- $_ := set $flags "serviceAccount" (include "vcsync.workloadServiceAccountName" .) -}}
 {{- end -}}
+{{- if include "vcsync.kubeletPort" . -}}
+{{- $_ := set $flags "kubeletEgressSocket" "/var/run/vcsync/kubelet/egress.sock" -}}
+{{- $_ := set $flags "kubeletApiserverUser" "kube-apiserver-kubelet-client" -}}
+{{- end -}}
 {{- range $key, $value := .Values.syncer.flags -}}
 {{- if not (kindIs "invalid" $value) -}}
 {{- $_ := set $flags $key $value -}}
