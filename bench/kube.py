@@ -90,6 +90,11 @@ class Http:
         await self.call("POST", path, body)
         return time.monotonic()
 
+    async def open_stream(self, path: str, query: list[tuple[str, str]]) -> aiohttp.ClientResponse:
+        """A GET whose body keeps coming (a followed log); the caller closes it."""
+        timeout = aiohttp.ClientTimeout(total=None, connect=REQUEST_TIMEOUT, sock_read=None)
+        return await self._open("GET", path, query=query, timeout=timeout)
+
     async def watch_stream(
         self, path: str, query: list[tuple[str, str]], timeout_seconds: int
     ) -> aiohttp.ClientResponse:

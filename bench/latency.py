@@ -36,7 +36,7 @@ async def create_latency(bench: Bench) -> None:
     for rate in bench.opts.rates:
         size = f"{rate:g}/s x {count} pods"
         for run in range(bench.opts.runs):
-            ours = await _through_vcsync(bench, rate, count, f"create-{rate:g}-{run}")
+            ours = await through_vcsync(bench, rate, count, f"create-{rate:g}-{run}")
             floor = await _direct(bench, rate, count, f"floor-create-{rate:g}-{run}")
             _record(bench, "create", size, rate, ours, floor)
             bench.log(
@@ -45,7 +45,7 @@ async def create_latency(bench: Bench) -> None:
             )
 
 
-async def _through_vcsync(bench: Bench, rate: float, count: int, vns: str) -> list[float]:
+async def through_vcsync(bench: Bench, rate: float, count: int, vns: str) -> list[float]:
     names = [f"p-{i}" for i in range(count)]
     await bench.virtual_namespace(vns)
     seen = Seen(virtual_name)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from syncer.config import FLAGS
 
-SCENARIOS = ("create", "status", "bulk", "restart", "memory", "idle")
+SCENARIOS = ("create", "status", "bulk", "restart", "memory", "idle", "kubelet")
 LIFECYCLE = frozenset({"restart", "memory", "idle"})  # measured together: one restart, then a quiet window
 VCSYNC_DEFAULTS = {flag.name: flag.default for flag in FLAGS}  # the bench runs vcsync with vcsync's own defaults
 PODS_PER_NODE = 1000  # kwok node capacity (syncer/controlplane/cluster.py)
@@ -26,6 +26,9 @@ SMOKE = {
     "memory_sizes": "100",
     "settle": 5.0,
     "idle": 20.0,
+    "log_mb": 5,
+    "exec_count": 20,
+    "log_streams": 50,
 }
 FULL = {
     "runs": 3,
@@ -37,6 +40,9 @@ FULL = {
     "memory_sizes": "1000,5000,10000",
     "settle": 30.0,
     "idle": 300.0,
+    "log_mb": 50,
+    "exec_count": 200,
+    "log_streams": 50,
 }
 
 
@@ -52,6 +58,9 @@ class Options:
     memory_sizes: tuple[int, ...]
     settle: float
     idle: float
+    log_mb: int
+    exec_count: int
+    log_streams: int
     scenarios: frozenset[str]
     nodes: int
     concurrency: int
@@ -106,6 +115,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--memory-sizes", help="synced pods for restart/memory/idle (smoke 100, full 1000,5000,10000)")
     p.add_argument("--settle", type=float, help="quiet window after a restart at the smaller sizes, s (5 / 30)")
     p.add_argument("--idle", type=float, help="idle window at the largest size, s (smoke 20, full 300)")
+    p.add_argument("--log-mb", type=int, help="kubelet: size of the log `kubectl logs` reads, MB (smoke 5, full 50)")
+    p.add_argument("--exec-count", type=int, help="kubelet: `kubectl exec -- true` per run (smoke 20, full 200)")
+    p.add_argument("--log-streams", type=int, help="kubelet: followed log streams open during create latency (50)")
     p.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"subset of {','.join(SCENARIOS)}")
     p.add_argument("--nodes", type=int, help="kwok host nodes (default: enough for the largest size)")
     p.add_argument("--concurrency", type=int, default=32, help="requests the benchmark client keeps in flight (32)")
@@ -155,6 +167,9 @@ def parse(argv: list[str] | None = None) -> Options:
         memory_sizes=memory_sizes,
         settle=value["settle"],
         idle=value["idle"],
+        log_mb=value["log_mb"],
+        exec_count=value["exec_count"],
+        log_streams=value["log_streams"],
         scenarios=scenarios,
         nodes=nodes,
         concurrency=args.concurrency,

@@ -28,6 +28,10 @@ NOTES = """\
 - **restart**: vcsync stopped (SIGTERM) and started again with everything in sync -> /readyz 200. Writes are
   `vcsync_api_requests_total` with verb create/update/patch/delete from start to ready. **memory** and **idle**: the
   quiet window after that restart (the idle window at the largest size); RSS is VmRSS at its end, peak is VmHWM.
+- **kubelet**: `kubectl logs` of an N MB log (kwok's, ~200-byte lines) through vcsync, in MB/s; floor: the same
+  command on the host pod. `exec p50/p99`: `kubectl exec -- true`, interleaved with the same on the host (floor), so
+  the difference is vcsync's overhead (kubectl's own start-up is in both). `create pXX` with log streams: create
+  latency at 20 pods/s while that many followed log streams run through vcsync; floor: the same run without them.
 - Writes exclude fake-node heartbeats (SPEC 9.5), which are *subtracted*: virtual watches on the fake Nodes and
   their Leases count every heartbeat write and counters are read only while none is in flight. Heartbeats never
   touch the host, so host writes are exact; benchmark pods mount no service-account token, so there are no token
@@ -91,6 +95,7 @@ TARGETS: list[tuple[str, Check]] = [
     ("zero writes on restart", _zero("restart", "writes (excl. heartbeats)")),
     ("zero writes at idle", _zero("idle", "writes (excl. heartbeats)")),
     ("<= 25 KB RSS per synced pod at the largest size", _rss_per_pod),
+    ("kubectl logs through vcsync at least 0.8x the host's", _ratio_target("kubelet", "kubectl logs MB/s", 0.8, False)),
 ]
 
 

@@ -26,6 +26,9 @@ SMALL = (
     "--memory-sizes=20",
     "--settle=2",
     "--idle=8",
+    "--log-mb=1",
+    "--exec-count=3",
+    "--log-streams=10",
     # a Lease renewal every 2 s and a status heartbeat every 4 s: heartbeats land inside the measured windows
     "--vcsync-arg=--fake-node-lease-duration=8s",
     "--vcsync-arg=--fake-node-status-interval=4s",
@@ -62,6 +65,9 @@ def test_smoke_benchmark_writes_table_and_plot_and_vcsync_writes_nothing_on_rest
         ("restart", "time to ready s"),
         ("memory", "steady RSS MB"),
         ("idle", "CPU s/min"),
+        ("kubelet", "kubectl logs MB/s"),
+        ("kubelet", "exec p99 ms"),
+        ("kubelet", "create p99 ms"),
     ]:
         assert results.find(scenario, metric), f"no {scenario} {metric} row"
         assert f"| {scenario} |" in text
