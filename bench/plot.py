@@ -90,9 +90,34 @@ def _bulk(ax: Axes, results: Results) -> None:
     _panel(ax, "bulk throughput", "pods (each with a ConfigMap and a Secret)", "objects/s")
 
 
+def _kubelet(logs: Axes, execs: Axes, streams: Axes, results: Results) -> None:
+    rows = sorted(results.find("kubelet", "kubectl logs MB/s"), key=lambda r: r.x)
+    series = [("through vcsync", [r.values for r in rows]), ("host pod directly", [r.floor for r in rows])]
+    _bars(logs, [r.size for r in rows], series)
+    _panel(logs, "kubelet: kubectl logs", "log size", "MB/s")
+    groups = ["p50", "p99"]
+    exec_rows = {q: results.find("kubelet", f"exec {q} ms") for q in groups}
+    series = [
+        ("through vcsync", [[v for r in exec_rows[q] for v in r.values] for q in groups]),
+        ("host pod directly", [[v for r in exec_rows[q] for v in r.floor] for q in groups]),
+    ]
+    _bars(execs, groups, series)
+    _panel(execs, "kubelet: kubectl exec -- true", "percentile", "ms")
+    groups = ["p50", "p95", "p99"]
+    create_rows = {q: results.find("kubelet", f"create {q} ms") for q in groups}
+    label = next((r.size.split(", ")[-1] for rows in create_rows.values() for r in rows), "log streams")
+    series = [
+        (f"with {label}", [[v for r in create_rows[q] for v in r.values] for q in groups]),
+        ("without", [[v for r in create_rows[q] for v in r.floor] for q in groups]),
+    ]
+    _bars(streams, groups, series)
+    _panel(streams, "create latency while logs are followed", "percentile", "ms")
+
+
 def draw(results: Results, png_path: Path) -> None:
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
-    (create, status, bulk), (restart, memory, idle) = axes
+    fig, axes = plt.subplots(3, 3, figsize=(15, 12.5))
+    (create, status, bulk), (restart, memory, idle), (logs, execs, streams) = axes
+    _kubelet(logs, execs, streams, results)
     _latency(create, results, "create", "pods/s")
     _status(status, results)
     _bulk(bulk, results)
