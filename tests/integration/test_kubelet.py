@@ -365,3 +365,16 @@ async def test_node_stats_are_not_served_unless_enabled(kubelet_pod, kubectl, v,
     node = (await v.get("pod", virtual_namespace, "web"))["spec"]["nodeName"]
     code, _, err = await kubectl.run("get", "--raw", f"/api/v1/nodes/{node}/proxy/metrics/resource")
     assert code != 0 and "NotFound" in err
+
+
+async def test_exec_with_a_tty_runs_the_command_on_a_terminal(kubelet_pod, kubectl):
+    """`kubectl exec -it` needs a terminal of its own: `script` gives it one, as a person's shell would."""
+    command = " ".join([*kubectl.argv, "exec", "-it", "web", "-c", "web", "--", "tty"])
+    proc = await asyncio.create_subprocess_exec(
+        "script", "-qec", command, "/dev/null", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    out = await asyncio.wait_for(proc.stdout.read(), 30)  # stdin stays open (a person at a terminal) until the end
+    proc.stdin.close()
+    assert await proc.wait() == 0, out.decode()
+    assert "/dev/pts/" in out.decode()  # the command ran on the pseudo-terminal kwok allocated for the tty stream
