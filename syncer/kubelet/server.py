@@ -67,7 +67,10 @@ class KubeletServer:
             host_client, "host", bucket=TokenBucket(config.host_qps, config.host_burst), request_timeout=timeout
         )
         self.virtual_api = KubeApi(
-            virtual_client, "virtual", bucket=TokenBucket(config.host_qps, config.host_burst), request_timeout=timeout
+            virtual_client,
+            "virtual",
+            bucket=TokenBucket(config.virtual_qps, config.virtual_burst),
+            request_timeout=timeout,
         )
         self.gate = Gatekeeper(self.virtual_api)
         self._server: asyncio.Server | None = None
@@ -75,7 +78,7 @@ class KubeletServer:
         self._tunnels: set[asyncio.Task[None]] = set()
         self._streams: dict[str, set[Callable[[], None]]] = defaultdict(set)  # host pod key -> how to end its streams
         self.hpods.add_handler(self._end_streams_of_deleted_pod)
-        self._ca_loaded = asyncio.Event()
+        self._ready = asyncio.Event()
         self._ca_task: asyncio.Task[None] | None = None
         self._context: ssl.SSLContext | None = None
 
@@ -121,12 +124,15 @@ class KubeletServer:
             log.warning("no client CA for the kubelet endpoint: only bearer tokens authenticate")
         if self.config.kubelet_apiserver_user:
             await self._bind_apiserver_user(self.config.kubelet_apiserver_user)
-        self._ca_loaded.set()  # ready: requests are answered from now on
+        self._ready.set()  # ready: requests are answered from now on
 
     async def _bind_apiserver_user(self, user: str) -> None:
         """Let the virtual API server's kubelet client use this kubelet (as kubeadm binds it): created when missing,
         never changed afterwards, so a tenant's own edit stands and a restart makes no write."""
         binding = apiserver_kubelet_binding(user)
+        if self.config.dry_run:
+            log.info("dry run: would bind the API server's kubelet client if missing", user=user)
+            return
         try:
             if await self.virtual_api.get(CLUSTERROLEBINDINGS, None, binding["metadata"]["name"]) is None:
                 await self.virtual_api.create(CLUSTERROLEBINDINGS, None, binding)
@@ -188,7 +194,7 @@ class KubeletServer:
     async def _admit(self, method: str, path: str, peercert: Any, authorization: str, node: str) -> PodTarget | str:
         """The host pod a pod request reaches, or the node-level path that may be served; raises Refused. `node` is
         the node the connection is for, when known."""
-        if not (self.engine.caches_synced.is_set() and self._ca_loaded.is_set()):
+        if not (self.engine.caches_synced.is_set() and self._ready.is_set()):
             raise Refused(503, "the kubelet is starting")
         try:
             request = pod_request(path)
@@ -234,6 +240,10 @@ class KubeletServer:
         except Refused as e:
             status = e.status
             return web.Response(status=e.status, text=e.message, headers={"Connection": "close"})
+        except (ValueError, aiohttp.ClientError, OSError, TimeoutError) as e:  # a host answer we cannot use
+            status = 502
+            log.warning("kubelet request failed", path=request.path, error=str(e) or type(e).__name__)
+            return web.Response(status=502, text="the host cluster's answer could not be used")
         finally:
             _observe(endpoint, status, started, request.method, request.path)
 
