@@ -24,28 +24,19 @@ from syncer import metrics
 from syncer.config import Config
 from syncer.flagvalues import parse_bind_address
 from syncer.kube.api import ApiError, KubeApi
-from syncer.kube.resources import CLUSTERROLEBINDINGS, NODES, PODS
+from syncer.kube.resources import CLUSTERROLEBINDINGS, PODS
 from syncer.kubelet import tls
 from syncer.kubelet.auth import KUBELET_API_ADMIN, Gatekeeper, apiserver_kubelet_binding
 from syncer.kubelet.egress import EgressProxy
-from syncer.kubelet.nodestats import rewrite_prometheus, rewrite_summary
+from syncer.kubelet.nodepaths import NodePaths
 from syncer.kubelet.paths import BadRequest, authz_verb, log_query, node_subresource, pod_request
 from syncer.kubelet.streams import join, open_host_stream
 from syncer.kubelet.targets import PodTarget, Refused, pod_target, virtual_pod
 from syncer.log import get_logger
 from syncer.ratelimit import TokenBucket
-from translators.fakenodes import NODE_INDEX, internal_ips, is_fake_node, node_of
-from translators.markers import is_managed
-from translators.nodes import removable
 
 log = get_logger("kubelet")
 MAX_HEAD = 64 * 1024
-ADDRESS_INDEX = "internal-ip"  # virtual nodes by InternalIP: which node a CONNECT through the egress socket is for
-# node paths served here, with the kubelet's fine-grained authorization (falling back to nodes/proxy)
-_SUBRESOURCES = {"/healthz": ("healthz", "proxy"), "/pods": ("pods", "proxy")}
-_NODE_STATS = {"/stats/summary": ("stats",), "/metrics/resource": ("metrics",), "/metrics/cadvisor": ("metrics",)}
-RESOURCE_METRICS_PATH = "metrics.k8s.io/resource-metrics-path"
-MAX_NODE_ANSWER = 32 * 1024 * 1024
 
 
 class KubeletServer:
@@ -55,9 +46,6 @@ class KubeletServer:
         self.names = engine.context.names
         self.vpods = engine.declare("virtual", PODS)
         self.hpods = engine.declare("host", PODS)
-        self.vnodes = engine.declare("virtual", NODES)
-        self.vpods.add_index(NODE_INDEX, node_of)
-        self.vnodes.add_index(ADDRESS_INDEX, internal_ips)
         self._node_of: weakref.WeakKeyDictionary[asyncio.BaseTransport, str] = weakref.WeakKeyDictionary()
         self._egress: EgressProxy | None = None
         self.host_client = host_client
@@ -73,6 +61,7 @@ class KubeletServer:
             request_timeout=timeout,
         )
         self.gate = Gatekeeper(self.virtual_api)
+        self.nodes = NodePaths(engine, self.host_api, node_stats=config.kubelet_node_stats)
         self._server: asyncio.Server | None = None
         self._http: web.Server | None = None
         self._tunnels: set[asyncio.Task[None]] = set()
@@ -101,7 +90,7 @@ class KubeletServer:
             self._egress = EgressProxy(
                 config.kubelet_egress_socket,
                 self._context,
-                self.node_at,
+                self.nodes.node_at,
                 lambda node: _Front(self, node),
                 config.request_timeout,
             )
@@ -206,13 +195,12 @@ class KubeletServer:
             raise Refused(401, "Unauthorized")
         vpod = self.vpods.get(f"{request.namespace}/{request.pod}") if request else None
         node = ((vpod or {}).get("spec") or {}).get("nodeName", "") if request else node
-        node_paths = {**_SUBRESOURCES, **(_NODE_STATS if self.config.kubelet_node_stats else {})}
-        subresources = node_paths.get(path, (node_subresource(path),))
+        subresources = self.nodes.subresources(path) or (node_subresource(path),)
         if not await self.gate.authorize(user, verb, node, subresources):
             attrs = f"user={user.name}, verb={verb}, resource=nodes, subresource={subresources[-1]}"
             raise Refused(403, f"Forbidden ({attrs})")
         if request is None:
-            if path not in node_paths:
+            if not self.nodes.subresources(path):
                 raise Refused(404, f"{path} not found")
             if path != "/healthz" and not node:
                 raise Refused(404, f"{path} is served per node, through the egress socket (--kubelet-egress-socket)")
@@ -232,7 +220,7 @@ class KubeletServer:
             admitted = await self._admit(request.method, request.path, peercert, authorization, node)
             if isinstance(admitted, str):
                 status = 200
-                return await self._node_response(admitted, node)
+                return await self.nodes.answer(admitted, node)
             if admitted.request.endpoint != "containerLogs":
                 raise Refused(400, f"{admitted.request.endpoint} needs an upgrade request (SPDY or WebSocket)")
             status = 200
@@ -268,48 +256,6 @@ class KubeletServer:
             raise Refused(e.status, target.scrub(e.message)) from e
         finally:
             streams.dec()
-
-    async def _node_response(self, path: str, node: str) -> web.Response:
-        if path == "/healthz":
-            return web.Response(text="ok")
-        if path == "/pods":
-            pods = sorted(self.vpods.by_index(NODE_INDEX, node), key=lambda p: p["metadata"]["uid"])
-            return web.json_response({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": pods})
-        host_path = await self._host_node_path(path, node)
-        body = await self._read_host(NODES.path(None, node, "proxy") + host_path)
-        if path == "/stats/summary":
-            return web.json_response(rewrite_summary(json.loads(body), self._virtual_pod_of))
-        text = rewrite_prometheus(body.decode(errors="replace"), self._virtual_pod_of)
-        return web.Response(text=text, content_type="text/plain", charset="utf-8")
-
-    async def _host_node_path(self, path: str, node: str) -> str:
-        """The host kubelet path for `path`; resource metrics where the host node's
-        metrics.k8s.io/resource-metrics-path annotation says (as metrics-server reads it), else the kubelet's own."""
-        if path != "/metrics/resource":
-            return path
-        host_node = await self.host_api.get(NODES, None, node)
-        annotations = ((host_node or {}).get("metadata") or {}).get("annotations") or {}
-        return annotations.get(RESOURCE_METRICS_PATH, path)
-
-    async def _read_host(self, path: str) -> bytes:
-        try:
-            async with self.host_api.stream(path, []) as upstream:
-                return await upstream.content.read(MAX_NODE_ANSWER)
-        except ApiError as e:
-            raise Refused(502 if e.status >= 500 else e.status, "the host node's kubelet did not answer") from e
-
-    def _virtual_pod_of(self, namespace: str, name: str) -> dict[str, Any] | None:
-        """The virtual pod behind host pod namespace/name, when that host pod is this vcluster's."""
-        host = self.hpods.get(f"{namespace}/{name}")
-        if host is None or not is_managed(host, names=self.names, api_version="v1", kind="Pod"):
-            return None
-        virtual = self.names.to_virtual(host)
-        return self.vpods.get(f"{virtual[0]}/{virtual[1]}") if virtual and virtual[0] else None
-
-    def node_at(self, address: str) -> str | None:
-        """The node of ours (fake or mirrored) that advertises `address`; None when there is none or several."""
-        nodes = [n for n in self.vnodes.by_index(ADDRESS_INDEX, address) if is_fake_node(n) or removable(n)]
-        return nodes[0]["metadata"]["name"] if len(nodes) == 1 else None
 
     # ---- upgrades: exec, attach, port-forward ----------------------------------------------------------------
     async def _serve_upgrade(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, node: str) -> None:
