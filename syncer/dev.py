@@ -45,6 +45,9 @@ Try:
   {kubectl} --kubeconfig {v} create deployment web --image=nginx --replicas=2
   {kubectl} --kubeconfig {v} get deployment,pods,nodes -o wide   # Available, Running, fake nodes
   {kubectl} --kubeconfig {h} -n {VCLUSTER} get pods -o wide      # web-...-x-default-x-{VCLUSTER} on kwok nodes
+  echo "$(date -u +%FT%TZ) stdout F hello" >> {pair.host.pod_log}   # what every kwok pod logs
+  {kubectl} --kubeconfig {v} logs deployment/web                 # through vcsync's kubelet endpoint
+  {kubectl} --kubeconfig {v} exec deployment/web -- echo hello   # runs on this machine, as kwok does
 
 Component logs: {pair.workdir}/{{host,virtual}}/logs/
 Ctrl-C stops everything{"" if pair.keep else " and removes " + str(pair.workdir)}.
