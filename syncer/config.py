@@ -180,6 +180,12 @@ FLAGS: tuple[Flag, ...] = (
         "cluster when missing",
     ),
     _bool(
+        "kubelet-node-services",
+        False,
+        "one host Service per fake node in the own namespace, its ClusterIP the node's InternalIP, so pods (a tenant's "
+        "metrics-server) can reach the node's kubelet",
+    ),
+    _bool(
         "kubelet-node-stats",
         False,
         "serve /stats/summary, /metrics/resource and /metrics/cadvisor from the host node, this vcluster's pods only; "
@@ -251,6 +257,7 @@ class Config:
     kubelet_address: str
     kubelet_egress_socket: str
     kubelet_apiserver_user: str
+    kubelet_node_services: bool
     kubelet_node_stats: bool
     kubelet_tls_cert_file: str
     kubelet_tls_private_key_file: str

@@ -128,6 +128,17 @@ class Engine:
             )
         return self._stores[("own", res)]
 
+    def declare_own_labelled(self, res: Resource, selector: str) -> Store:
+        """A store of the own namespace's `res` objects matching the label `selector` (fake nodes' Services)."""
+        key = (f"own:{selector}", res)
+        if key not in self._stores:
+            store = Store(f"own-{res.plural}", "host")
+            self._stores[key] = store
+            self._reflectors.append(
+                Reflector(self.host_api, res, store, namespace=self.config.own_namespace, label_selector=selector)
+            )
+        return self._stores[key]
+
     def declare(self, side: str, res: Resource, namespace: str | None = None, selector: str | None = None) -> Store:
         """The shared store for (side, resource), created with its reflector on first use. Virtual stores cover
         all namespaces unless `namespace` narrows them; host stores cover T and only objects marked as ours,

@@ -12,6 +12,7 @@ from typing import Any
 from syncer import metrics
 from syncer.kube.resources import LEASES, NODES, PODS
 from syncer.log import get_logger
+from syncer.nodeservices import NodeServices
 from syncer.worker import KeyedWorker
 from translators.fakenodes import (
     KUBELET_PORT,
@@ -57,16 +58,22 @@ class FakeNodes(KeyedWorker):
         self.status_interval = engine.config.fake_node_status_interval
         self.arch = go_arch()
         self.kubelet = engine.config.kubelet_endpoint
+        wanted = self.kubelet is not None and engine.config.kubelet_node_services
+        self.services = NodeServices(engine, self.kubelet[1]) if self.kubelet and wanted else None
 
     def wire(self) -> None:
         for store in (self.vpods, self.hpods):
             store.add_handler(lambda old, new: [self.enqueue(n) for o in (old, new) if o for n in node_of(o)])
         self.vnodes.add_handler(lambda old, new: self.enqueue((new or old)["metadata"]["name"]))
+        if self.services is not None:
+            self.services.wire(self.enqueue)
 
     def start(self) -> list[asyncio.Task[None]]:
         initial = {n["metadata"]["name"] for n in self.vnodes.values() if is_fake_node(n)}
         for store in (self.vpods, self.hpods):
             initial |= {n for pod in store.values() for n in node_of(pod)}
+        if self.services is not None:
+            initial |= self.services.nodes()  # orphaned node Services go too
         return self.start_workers(initial)
 
     def fields(self, key: str, action: str) -> dict[str, Any]:
@@ -76,19 +83,22 @@ class FakeNodes(KeyedWorker):
         vnode = self.vnodes.get(node)
         needed = node_needed(self.vpods.by_index(NODE_INDEX, node), self.hpods.by_index(NODE_INDEX, node))
         if not needed:
-            return await self._remove(vnode)
-        if vnode is None:
-            return await self._create(node)
-        if not is_fake_node(vnode):
+            removed = self.services is not None and await self.services.remove(node)
+            result = await self._remove(vnode)
+            return self.written() if removed else result
+        if vnode is not None and not is_fake_node(vnode):
             return "unchanged"  # a real node mirrored by the nodes kind: not ours to keep alive
-        corrected = await self._point_at_kubelet(vnode)
+        created, service_ip = await self.services.ensure(node) if self.services is not None else (False, None)
+        if vnode is None:
+            return await self._create(node, service_ip)
+        corrected = await self._point_at_kubelet(vnode, service_ip)
         beat = await self._heartbeat(vnode)
-        return self.written() if corrected else beat
+        return self.written() if corrected or created else beat
 
-    async def _create(self, node: str) -> str:
+    async def _create(self, node: str, service_ip: str | None) -> str:
         api = self.engine.virtual_api
         now = _now().strftime("%Y-%m-%dT%H:%M:%SZ")
-        ip, port = self._kubelet_at(node)
+        ip, port = self._kubelet_at(node, service_ip)
         ids = new_ids()
         self._log("create", node)
         created = await api.create(NODES, None, fake_node(node, ip, now, self.arch, ids, port))
@@ -105,17 +115,18 @@ class FakeNodes(KeyedWorker):
         pods = self.hpods.by_index(NODE_INDEX, node)
         return next((p["status"]["hostIP"] for p in pods if (p.get("status") or {}).get("hostIP")), None)
 
-    def _kubelet_at(self, node: str) -> tuple[str | None, int]:
-        """Where fake node N's kubelet is: vcsync's endpoint, at the host node's IP through the egress socket (or the
-        fixed --kubelet-address); a real kubelet port at the host node's IP when vcsync's endpoint is off."""
+    def _kubelet_at(self, node: str, service_ip: str | None) -> tuple[str | None, int]:
+        """Where fake node N's kubelet is: vcsync's endpoint, at the node's Service IP (--kubelet-node-services), else
+        the host node's IP through the egress socket, else the fixed --kubelet-address; a real kubelet port at the host
+        node's IP when vcsync's endpoint is off."""
         if self.kubelet is None:
             return self._host_ip(node), KUBELET_PORT
         address, port = self.kubelet
-        return address or self._host_ip(node) or self.engine.config.kubelet_address, port
+        return service_ip or address or self._host_ip(node) or self.engine.config.kubelet_address, port
 
-    async def _point_at_kubelet(self, vnode: Obj) -> bool:
+    async def _point_at_kubelet(self, vnode: Obj, service_ip: str | None) -> bool:
         """Correct a node that does not (yet) advertise this vcsync's kubelet endpoint; False when it already does."""
-        address, port = self._kubelet_at(vnode["metadata"]["name"])
+        address, port = self._kubelet_at(vnode["metadata"]["name"], service_ip)
         patch = kubelet_status_patch(vnode, address, port) if self.kubelet and address else None
         if patch is None:
             return False

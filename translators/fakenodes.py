@@ -13,6 +13,8 @@ from typing import Any
 from translators.names import safe_concat_name
 
 FAKE_NODE_LABEL = "vcluster.loft.sh/fake-node"
+BELONGS_TO = "vcluster.loft.sh/belongs-to"
+NODE_LABEL = "vcluster.loft.sh/node"
 OWNER_SET_KIND = "vcluster.loft.sh/owner-set-kind"
 NODE_LEASE_NAMESPACE = "kube-node-lease"
 KUBELET_PORT = 10250
@@ -139,6 +141,24 @@ def kubelet_status_patch(node: dict[str, Any], internal_ip: str, port: int) -> d
     wanted = kubelet_status(node["metadata"]["name"], internal_ip, port)
     status = node.get("status") or {}
     return None if all(status.get(key) == value for key, value in wanted.items()) else wanted
+
+
+def node_service_name(suffix: str, node: str) -> str:
+    return safe_concat_name(suffix, "node", node.replace(".", "-"))
+
+
+def node_service(suffix: str, node: str, selector: dict[str, str] | None, target_port: int) -> dict[str, Any]:
+    """The host Service of fake node N (in the own namespace): port `kubelet` 10250 to vcsync's kubelet endpoint,
+    selecting what the vcluster Service selects (the vcsync pod). Its ClusterIP becomes the node's InternalIP."""
+    spec: dict[str, Any] = {"ports": [{"name": "kubelet", "port": KUBELET_PORT, "targetPort": target_port}]}
+    if selector:
+        spec["selector"] = dict(selector)
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": node_service_name(suffix, node), "labels": {BELONGS_TO: suffix, NODE_LABEL: node}},
+        "spec": spec,
+    }
 
 
 def heartbeat_conditions(node: dict[str, Any], now: str) -> list[dict[str, Any]]:

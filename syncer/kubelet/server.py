@@ -179,6 +179,15 @@ class KubeletServer:
         self._tunnels.add(task)
         task.add_done_callback(self._tunnels.discard)
 
+    def _node_by_host(self, authority: str) -> str:
+        """On the direct port, the node a request is for by the address it was sent to (a node Service's ClusterIP,
+        distinct per node); "" when that address is not exactly one node's."""
+        if authority.startswith("["):
+            host = authority[1:].partition("]")[0]
+        else:
+            host = authority.partition(":")[0] if authority.count(":") <= 1 else authority
+        return self.nodes.node_at(host) or "" if host else ""
+
     # ---- admission -------------------------------------------------------------------------------------------
     async def _admit(self, method: str, path: str, peercert: Any, authorization: str, node: str) -> PodTarget | str:
         """The host pod a pod request reaches, or the node-level path that may be served; raises Refused. `node` is
@@ -216,7 +225,9 @@ class KubeletServer:
                 raise Refused(400, "upgrade requests must open a new connection")
             peercert = request.transport.get_extra_info("peercert") if request.transport else None
             authorization = request.headers.get("Authorization", "")
-            node = self._node_of.get(request.transport, "") if request.transport else ""
+            node = (self._node_of.get(request.transport, "") if request.transport else "") or self._node_by_host(
+                request.host
+            )
             admitted = await self._admit(request.method, request.path, peercert, authorization, node)
             if isinstance(admitted, str):
                 status = 200
@@ -265,6 +276,7 @@ class KubeletServer:
             path, query = urlsplit(target_url).path, parse_qsl(urlsplit(target_url).query, keep_blank_values=True)
             header = {name.lower(): value for name, value in headers}
             peercert, authorization = writer.get_extra_info("peercert"), header.get("authorization", "")
+            node = node or self._node_by_host(header.get("host", ""))
             admitted = await self._admit(method, path, peercert, authorization, node)
             if isinstance(admitted, str) or admitted.request.endpoint == "containerLogs":
                 raise Refused(400, f"{path} does not take an upgrade request")

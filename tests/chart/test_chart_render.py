@@ -170,6 +170,7 @@ def test_every_vcsync_flag_is_a_value_rendered_into_a_command_line_vcsync_accept
         "kubeletAddress": ("10.0.0.9", "10.0.0.9"),
         "kubeletEgressSocket": ("/run/kubelet/egress.sock", "/run/kubelet/egress.sock"),
         "kubeletNodeStats": (True, True),
+        "kubeletNodeServices": (True, True),
         "kubeletApiserverUser": ("apiserver", "apiserver"),
         "kubeletTlsCertFile": ("/etc/kubelet/tls.crt", "/etc/kubelet/tls.crt"),
         "kubeletTlsPrivateKeyFile": ("/etc/kubelet/tls.key", "/etc/kubelet/tls.key"),
@@ -278,6 +279,16 @@ def test_the_api_server_reaches_vcsyncs_kubelet_through_the_shared_egress_socket
     disabled = render(helm_bin, {"syncer": {"flags": {"kubeletBindAddress": "0"}}})
     assert not any(a.startswith("--kubelet-egress") for a in vcsync_args(disabled))
     assert not any("egress" in a for a in container(disabled, "kube-apiserver")["args"])
+
+
+def test_node_services_alone_grant_services_in_the_release_namespace(helm_bin: Path) -> None:
+    default_rules = one(render(helm_bin, {}), "Role", f"{RELEASE}-own")["rules"]
+    docs = render(helm_bin, {"syncer": {"flags": {"kubeletNodeServices": True}}})
+    rules = one(docs, "Role", f"{RELEASE}-own")["rules"]
+    assert rules == [
+        *default_rules,
+        {"apiGroups": [""], "resources": ["services"], "verbs": ["get", "list", "watch", "create", "delete"]},
+    ]
 
 
 def test_node_stats_alone_grant_nodes_proxy(helm_bin: Path) -> None:

@@ -21,7 +21,7 @@ from aiohttp import web
 from tests.conftest import S
 from tests.integration.test_sync_configmaps_secrets import create_pod
 from tests.support import eventually
-from translators.names import host_name
+from translators.names import host_name, safe_concat_name
 
 pytestmark = pytest.mark.controlplane
 
@@ -383,3 +383,48 @@ async def test_exec_with_a_tty_runs_the_command_on_a_terminal(kubelet_pod, kubec
         return "/dev/pts/" in out.decode()  # the command ran on the pseudo-terminal kwok allocated for the tty
 
     await eventually(on_a_terminal, 60, "a tty command's output through vcsync", every=0.1)
+
+
+async def test_node_services_give_each_fake_node_its_own_address_and_go_with_it(
+    run_syncer, vcluster_service, kubectl, cluster_pair, v, h, virtual_namespace, host_namespace
+):
+    syncer = await run_syncer("--kubelet-node-services")
+    vns = virtual_namespace
+    await serve_web(syncer, v, vns)
+    node = (await v.get("pod", vns, "web"))["spec"]["nodeName"]
+    name = safe_concat_name(S, "node", node.replace(".", "-"))
+    service = await eventually(lambda: h.get("service", host_namespace, name), 30, "the node's host Service")
+    labels = service["metadata"]["labels"]
+    assert labels["vcluster.loft.sh/belongs-to"] == S and labels["vcluster.loft.sh/node"] == node
+    port = service["spec"]["ports"][0]
+    assert (port["name"], port["port"], port["targetPort"]) == ("kubelet", 10250, syncer.kubelet_port)
+    ip = service["spec"]["clusterIP"]
+
+    async def advertised():
+        addresses = (await v.v1.read_node(node)).to_dict()["status"]["addresses"]
+        return {"type": "InternalIP", "address": ip} in [
+            {"type": a["type"], "address": a["address"]} for a in addresses
+        ]
+
+    await eventually(advertised, 30, "the node's InternalIP to be its Service's ClusterIP")
+    code, out, err = await kubectl.run("get", "--raw", f"/api/v1/nodes/{node}/proxy/pods")  # egress, by ClusterIP
+    assert code == 0 and (vns, "web") in {
+        (p["metadata"]["namespace"], p["metadata"]["name"]) for p in json.loads(out)["items"]
+    }, err
+    # in-cluster scrapers dial the ClusterIP: on the direct port the node is told by the address it was sent to
+    context = tls_context(cluster_pair, client_cert=True)
+    async with aiohttp.ClientSession() as session:
+        async with session.get(kubelet_url(syncer, "/pods"), ssl=context, headers={"Host": f"{ip}:10250"}) as resp:
+            assert resp.status == 200
+            assert "web" in {p["metadata"]["name"] for p in (await resp.json())["items"]}
+        async with session.get(kubelet_url(syncer, "/pods"), ssl=context) as resp:
+            assert resp.status == 404  # 127.0.0.1 is no node's address
+
+    await v.v1.delete_namespaced_pod("web", vns, grace_period_seconds=0)
+    await eventually(
+        lambda: _gone(h.get("service", host_namespace, name)), 60, "the node Service to go with its fake node"
+    )
+
+
+async def _gone(lookup) -> bool:
+    return await lookup is None

@@ -310,3 +310,16 @@ def test_fake_node_is_recognised_by_its_label():
 )
 def test_nodes_without_the_fake_node_label_set_to_true_are_not_fake(node):
     assert not is_fake_node(node)
+
+
+def test_node_service_reaches_the_kubelet_endpoint_and_selects_the_vcsync_pod():
+    service = fakenodes.node_service("vc", "ip-10-0-0-1.ec2.internal", {"app": "vcsync"}, 31250)
+    assert service["metadata"] == {
+        "name": "vc-node-ip-10-0-0-1-ec2-internal",
+        "labels": {"vcluster.loft.sh/belongs-to": "vc", "vcluster.loft.sh/node": "ip-10-0-0-1.ec2.internal"},
+    }
+    assert service["spec"] == {
+        "ports": [{"name": "kubelet", "port": 10250, "targetPort": 31250}],
+        "selector": {"app": "vcsync"},
+    }
+    assert "selector" not in fakenodes.node_service("vc", "n", None, 10250)["spec"]
