@@ -116,26 +116,19 @@ class Engine:
                 self.declare(side, res)
         self.declare_own(SERVICES)
 
-    def declare_own(self, res: Resource) -> Store:
-        """A single-object store of the vcluster's own host `res` (its Service, their Endpoints) in the own
-        namespace, watched with a field selector (SPEC §9.2)."""
-        if ("own", res) not in self._stores:
-            store = Store(f"vcluster-{res.plural}", "host")
-            self._stores[("own", res)] = store
-            selector = f"metadata.name={self.config.service_name}"
-            self._reflectors.append(
-                Reflector(self.host_api, res, store, namespace=self.config.own_namespace, field_selector=selector)
-            )
-        return self._stores[("own", res)]
-
-    def declare_own_labelled(self, res: Resource, selector: str) -> Store:
-        """A store of the own namespace's `res` objects matching the label `selector` (fake nodes' Services)."""
-        key = (f"own:{selector}", res)
+    def declare_own(self, res: Resource, label_selector: str = "") -> Store:
+        """A store of the vcluster's own host `res` in the own namespace: by default the single object named
+        --service-name (its Service, their Endpoints; SPEC §9.2), else the objects matching `label_selector`
+        (fake nodes' Services)."""
+        key = ("own" + (f":{label_selector}" if label_selector else ""), res)
         if key not in self._stores:
-            store = Store(f"own-{res.plural}", "host")
-            self._stores[key] = store
+            store = self._stores[key] = Store(f"vcluster-{res.plural}", "host")
+            fields = "" if label_selector else f"metadata.name={self.config.service_name}"
+            namespace = self.config.own_namespace
             self._reflectors.append(
-                Reflector(self.host_api, res, store, namespace=self.config.own_namespace, label_selector=selector)
+                Reflector(
+                    self.host_api, res, store, namespace=namespace, label_selector=label_selector, field_selector=fields
+                )
             )
         return self._stores[key]
 

@@ -21,7 +21,7 @@ class NodeServices:
         self.namespace = engine.config.own_namespace
         self.suffix = engine.config.name
         self.target_port = target_port
-        self.store = engine.declare_own_labelled(SERVICES, f"{BELONGS_TO}={self.suffix}")
+        self.store = engine.declare_own(SERVICES, f"{BELONGS_TO}={self.suffix}")
 
     def wire(self, enqueue: Callable[[str], None]) -> None:
         self.store.add_handler(lambda old, new: [enqueue(n) for o in (old, new) if o for n in self._node_of(o)])

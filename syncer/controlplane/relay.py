@@ -6,16 +6,9 @@ this machine. `python -m syncer.controlplane.relay SOCKET 127.0.0.1:PORT`."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
 
-
-async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(ConnectionError, OSError):
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    writer.close()
+from syncer.kubelet.streams import join
 
 
 async def _tunnel(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, target: tuple[str, int]) -> None:
@@ -30,7 +23,7 @@ async def _tunnel(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ta
         writer.close()
         return
     writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
-    await asyncio.gather(_pump(reader, up_writer), _pump(up_reader, writer))
+    await join(reader, writer, up_reader, up_writer)
 
 
 async def serve(socket_path: str, target: tuple[str, int]) -> None:

@@ -12,7 +12,7 @@ import os
 import ssl
 from collections.abc import Callable
 
-from syncer.kubelet.streams import join
+from syncer.kubelet.streams import as_streams, join
 from syncer.log import get_logger
 
 log = get_logger("kubelet")
@@ -78,13 +78,8 @@ class EgressProxy:
             transport.close()
             log.info("kubelet egress relay failed", target=f"{host}:{port}", error=str(e))
             return
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader()
-        protocol = asyncio.StreamReaderProtocol(reader)
-        transport.set_protocol(protocol)
-        protocol.connection_made(transport)
+        reader, writer = as_streams(transport)
         transport.resume_reading()
-        writer = asyncio.StreamWriter(transport, protocol, reader, loop)
         writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
         await join(reader, writer, *upstream)
 

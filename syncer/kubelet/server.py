@@ -30,7 +30,7 @@ from syncer.kubelet.auth import KUBELET_API_ADMIN, Gatekeeper, apiserver_kubelet
 from syncer.kubelet.egress import EgressProxy
 from syncer.kubelet.nodepaths import NodePaths
 from syncer.kubelet.paths import BadRequest, authz_verb, log_query, node_subresource, pod_request
-from syncer.kubelet.streams import join, open_host_stream
+from syncer.kubelet.streams import as_streams, join, open_host_stream
 from syncer.kubelet.targets import PodTarget, Refused, pod_target, virtual_pod
 from syncer.log import get_logger
 from syncer.ratelimit import TokenBucket
@@ -168,13 +168,7 @@ class KubeletServer:
         protocol.data_received(buffered)
 
     def take_upgrade(self, transport: asyncio.Transport, buffered: bytes, node: str) -> None:
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader(limit=MAX_HEAD)
-        protocol = asyncio.StreamReaderProtocol(reader)
-        transport.set_protocol(protocol)
-        protocol.connection_made(transport)
-        reader.feed_data(buffered)
-        writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+        reader, writer = as_streams(transport, buffered)
         task = asyncio.create_task(self._serve_upgrade(reader, writer, node), name="kubelet-stream")
         self._tunnels.add(task)
         task.add_done_callback(self._tunnels.discard)

@@ -26,6 +26,7 @@ _NEGOTIATION = (
     "sec-websocket-extensions",
 )
 CHUNK = 64 * 1024
+MAX_HEAD = 64 * 1024  # a request head read from the streams
 
 
 def host_request_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -48,6 +49,18 @@ async def open_host_stream(
         return await open_upgrade(host_client, method, path, host_request_headers(headers), connect_timeout=timeout)
     except UpgradeError as e:
         raise Refused(502, f"the host cluster did not answer: {e}") from e
+
+
+def as_streams(
+    transport: asyncio.Transport, buffered: bytes = b""
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Streams over a transport taken from another protocol (`buffered`: what that protocol had already read)."""
+    reader = asyncio.StreamReader(limit=MAX_HEAD)
+    protocol = asyncio.StreamReaderProtocol(reader)
+    transport.set_protocol(protocol)
+    protocol.connection_made(transport)
+    reader.feed_data(buffered)
+    return reader, asyncio.StreamWriter(transport, protocol, reader, asyncio.get_running_loop())
 
 
 async def join(
