@@ -16,7 +16,9 @@ import yaml
 from syncer.flagvalues import (
     check_cidr,
     check_dns_label,
+    check_image,
     check_ip,
+    check_non_negative,
     check_positive,
     one_of,
     parse_bind_address,
@@ -46,6 +48,7 @@ LATER_OPTION_PREFIX = "reserved-resource-"
 POD_SECURITY_STANDARDS = ("privileged", "baseline", "restricted")
 LOG_FORMATS = ("json", "console")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+COREDNS_IMAGE = "registry.k8s.io/coredns/coredns:v1.14.2"  # what kubeadm of Kubernetes v1.36 deploys
 
 
 class ConfigError(Exception):
@@ -123,6 +126,14 @@ FLAGS: tuple[Flag, ...] = (
     _str("service-account", "", "host ServiceAccount for pods"),
     _str("cluster-domain", "cluster.local", "DNS domain"),
     _str("dns-service", "kube-system/kube-dns", "virtual DNS Service whose IP pods use", check=parse_dns_service),
+    _bool(
+        "coredns",
+        False,
+        "keep a CoreDNS in the virtual cluster (Deployment, Corefile, RBAC and the --dns-service Service), applied "
+        "server-side; leave off when the tenant brings its own DNS",
+    ),
+    _str("coredns-image", COREDNS_IMAGE, "image of the --coredns Deployment", check=check_image),
+    Flag("coredns-replicas", int, 1, "replicas of the --coredns Deployment (0 or more)", check=check_non_negative),
     _list("translate-image", "from=to exact image map", parse_image_rule),
     _list("enforce-toleration", "key[=value][:Effect], or * to tolerate all; added to every pod", parse_toleration),
     _bool("sync-all-nodes", False, "real node mode: sync every node"),
@@ -229,6 +240,9 @@ class Config:
     service_account: str
     cluster_domain: str
     dns_service: str
+    coredns: bool
+    coredns_image: str
+    coredns_replicas: int
     translate_image: tuple[str, ...]
     enforce_toleration: tuple[str, ...]
     sync_all_nodes: bool
@@ -531,7 +545,7 @@ def _own_namespace_candidates(
     yield _Setting(_read_if_present(sa_file, read_file).strip(), sa_file)
     if host_kubeconfig:
         where = f"the current context of --host-kubeconfig {host_kubeconfig}"
-        yield _Setting(_context_namespace(host_kubeconfig, read_file), where)
+        yield _Setting(context_namespace(host_kubeconfig, read_file), where)
 
 
 def _read_if_present(path: str, read_file: Callable[[str], str]) -> str:
@@ -541,7 +555,7 @@ def _read_if_present(path: str, read_file: Callable[[str], str]) -> str:
         return ""
 
 
-def _context_namespace(path: str, read_file: Callable[[str], str]) -> str:
+def context_namespace(path: str, read_file: Callable[[str], str]) -> str:
     document = _read_yaml(path, read_file, f"--host-kubeconfig {path}")
     document = document if isinstance(document, dict) else {}
     current = document.get("current-context")

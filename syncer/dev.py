@@ -44,6 +44,7 @@ vcsync dev: host and virtual clusters are running (Kubernetes {version}).
 Try:
   {kubectl} --kubeconfig {v} create deployment web --image=nginx --replicas=2
   {kubectl} --kubeconfig {v} get deployment,pods,nodes -o wide   # Available, Running, fake nodes
+  {kubectl} --kubeconfig {v} -n kube-system get deployment,service  # CoreDNS and kube-dns, kept by vcsync
   {kubectl} --kubeconfig {h} -n {VCLUSTER} get pods -o wide      # web-...-x-default-x-{VCLUSTER} on kwok nodes
   echo "$(date -u +%FT%TZ) stdout F hello" >> {pair.host.pod_log}   # what every kwok pod logs
   {kubectl} --kubeconfig {v} logs deployment/web                 # through vcsync's kubelet endpoint
@@ -86,17 +87,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _start_syncer(pair: ClusterPair) -> Component:
-    """`vcsync run` between the clusters, into host namespace `vcluster` next to a `vcluster` Service, with the
-    virtual `kube-system/kube-dns` Service a vcluster's CoreDNS would have (pods get its host copy's IP)."""
+    """`vcsync run` between the clusters, into host namespace `vcluster` next to a `vcluster` Service, keeping a
+    CoreDNS in the virtual cluster as the chart does (pods get its `kube-system/kube-dns` host copy's IP)."""
     pair.host.api("POST", "/api/v1/namespaces", {"metadata": {"name": VCLUSTER}})
     service = {"metadata": {"name": VCLUSTER}, "spec": {"ports": [{"name": "https", "port": 443}]}}
     pair.host.api("POST", f"/api/v1/namespaces/{VCLUSTER}/services", service)
-    dns = {
-        "metadata": {"name": "kube-dns"},
-        "spec": {"selector": {"k8s-app": "kube-dns"}, "ports": [{"name": "dns", "port": 53, "protocol": "UDP"}]},
-    }
-    pair.virtual.api("POST", "/api/v1/namespaces/kube-system/services", dns)
-    argv = pair.syncer_argv(VCLUSTER, VCLUSTER, free_port(), free_port(), free_port(), "--log-format=console")
+    ports = (free_port(), free_port(), free_port())
+    argv = pair.syncer_argv(VCLUSTER, VCLUSTER, *ports, "--coredns", "--log-format=console")
     syncer = Component("vcsync", argv, pair.workdir / "vcsync.log", stop_grace=25)
     syncer.start()
     return syncer

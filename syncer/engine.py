@@ -14,6 +14,7 @@ from kubernetes_asyncio import client
 from syncer.cache import Store
 from syncer.config import Config
 from syncer.controller import Controller
+from syncer.coredns import CoreDns
 from syncer.events import EventRecorder
 from syncer.kube.api import KubeApi
 from syncer.kube.resources import SERVICES, Resource
@@ -94,6 +95,8 @@ class Engine:
         self._declare_stores()
         self.controllers: list[Any] = [Controller(spec, self, config.workers) for spec in enabled(config.sync)]
         self.controllers += [component(self, config.workers) for component in engine_components(config.sync)]
+        if config.coredns:
+            self.controllers.append(CoreDns(self, config.workers))
         self.caches_synced = asyncio.Event()
         self.initial_sync_done = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
@@ -120,17 +123,30 @@ class Engine:
         """A store of the vcluster's own host `res` in the own namespace: by default the single object named
         --service-name (its Service, their Endpoints; SPEC §9.2), else the objects matching `label_selector`
         (fake nodes' Services)."""
-        key = ("own" + (f":{label_selector}" if label_selector else ""), res)
-        if key not in self._stores:
-            store = self._stores[key] = Store(f"vcluster-{res.plural}", "host")
-            fields = "" if label_selector else f"metadata.name={self.config.service_name}"
-            namespace = self.config.own_namespace
+        key = "own" + (f":{label_selector}" if label_selector else "")
+        fields = "" if label_selector else f"metadata.name={self.config.service_name}"
+        return self._declare_narrow(
+            key, "host", res, f"vcluster-{res.plural}", self.config.own_namespace, label_selector, fields
+        )
+
+    def declare_named(self, side: str, res: Resource, namespace: str | None, name: str) -> Store:
+        """A store of the one object `namespace/name` (namespace None when cluster-scoped) of `side`, for components
+        that keep a few objects by name without caching all of `res`; never the store `declare` gives."""
+        key = f"{side}:{namespace}/{name}" if namespace else f"{side}:{name}"
+        return self._declare_narrow(key, side, res, f"{res.plural}/{name}", namespace, "", f"metadata.name={name}")
+
+    def _declare_narrow(
+        self, key: str, side: str, res: Resource, store_name: str, namespace: str | None, labels: str, fields: str
+    ) -> Store:
+        """A store of `side`'s `res` narrowed by namespace and selectors, with its reflector, declared once under
+        `key`."""
+        if (key, res) not in self._stores:
+            store = self._stores[(key, res)] = Store(store_name, side)
+            api = self.host_api if side == "host" else self.virtual_api
             self._reflectors.append(
-                Reflector(
-                    self.host_api, res, store, namespace=namespace, label_selector=label_selector, field_selector=fields
-                )
+                Reflector(api, res, store, namespace=namespace, label_selector=labels, field_selector=fields)
             )
-        return self._stores[key]
+        return self._stores[(key, res)]
 
     def declare(self, side: str, res: Resource, namespace: str | None = None, selector: str | None = None) -> Store:
         """The shared store for (side, resource), created with its reflector on first use. Virtual stores cover
@@ -138,6 +154,8 @@ class Engine:
         unless an explicit `selector` is given (host Nodes carry no markers)."""
         if (side, res) in self._stores:
             return self._stores[(side, res)]
+        if side == "own":
+            return self.declare_own(res)
         store = Store(res.plural, side)
         self._stores[(side, res)] = store
         if side == "virtual":

@@ -118,6 +118,17 @@ def check_positive(value: float) -> None:
         raise ValueError(f"{value:g} is not a positive number")
 
 
+def check_non_negative(value: int) -> None:
+    if value < 0:
+        raise ValueError(f"{value} is negative; expected 0 or more")
+
+
+def check_image(text: str) -> None:
+    """A container image reference: not empty, no whitespace (the registry checks the rest when pulling)."""
+    if not text or any(c.isspace() for c in text):
+        raise ValueError(f"{text!r} is not a container image reference")
+
+
 def one_of(*allowed: str) -> Callable[[str], None]:
     """A check refusing any value but the `allowed` ones, naming them in its message."""
 

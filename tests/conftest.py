@@ -15,8 +15,8 @@ from kubernetes_asyncio import client
 from syncer.controlplane import Cluster, ClusterPair, ControlPlaneError, assets
 from syncer.controlplane.cluster import ApiError
 from tests import syncer_process
-from tests.kube import Core
-from tests.support import fresh_namespace
+from tests.kube import Any_, Core
+from tests.support import eventually, fresh_namespace
 
 _PAIR: ClusterPair | None = None
 
@@ -157,6 +157,44 @@ def virtual_dns(cluster_pair) -> None:
     except ApiError as e:
         if e.status != 409:
             raise
+
+
+COREDNS = {  # what `vcsync run --coredns` creates besides the kube-dns Service, which the other tests need
+    "deployment": "/apis/apps/v1/namespaces/kube-system/deployments/coredns",
+    "configmap": "/api/v1/namespaces/kube-system/configmaps/coredns",
+    "serviceaccount": "/api/v1/namespaces/kube-system/serviceaccounts/coredns",
+    "clusterrole": "/apis/rbac.authorization.k8s.io/v1/clusterroles/system:coredns",
+    "clusterrolebinding": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/system:coredns",
+}
+
+
+async def _remove_coredns(virtual_api: client.ApiClient) -> None:
+    """The CoreDNS objects and pods: without a kubelet (and with no syncer running) the pods would stay terminating,
+    and the next test's syncer would pick them up."""
+    api, apps, core = Any_(virtual_api), client.AppsV1Api(virtual_api), client.CoreV1Api(virtual_api)
+    for path in COREDNS.values():
+        await api.call("DELETE", path, {"propagationPolicy": "Background"})
+
+    async def gone():
+        await core.delete_collection_namespaced_pod(
+            "kube-system", label_selector="k8s-app=kube-dns", grace_period_seconds=0
+        )
+        sets = await apps.list_namespaced_replica_set("kube-system", label_selector="k8s-app=kube-dns")
+        pods = await core.list_namespaced_pod("kube-system", label_selector="k8s-app=kube-dns")
+        return not sets.items and not pods.items and await api.call("GET", COREDNS["deployment"]) is None
+
+    await eventually(gone, 60, "the CoreDNS Deployment, ReplicaSets and pods to be gone")
+
+
+@pytest.fixture
+async def no_coredns(virtual_api) -> AsyncIterator[None]:
+    """For tests whose syncer runs with --coredns in the shared virtual cluster: no CoreDNS objects before the test
+    (whatever ran earlier) nor after it (syncers are stopped first, or they would put them back)."""
+    await _remove_coredns(virtual_api)
+    yield
+    for syncer in list(syncer_process.RUNNING):
+        await syncer.stop()
+    await _remove_coredns(virtual_api)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from syncer.config import FLAGS, LOG_FORMATS, LOG_LEVELS, POD_SECURITY_STANDARDS, Flag  # noqa: E402
+from syncer.flagvalues import check_non_negative  # noqa: E402
 from syncer.kinds import LATER_KINDS, VALID_KINDS  # noqa: E402
 
 SCHEMA_PATH = ROOT / "helm" / "vcsync" / "values.schema.json"
@@ -47,7 +48,13 @@ def flag_schema(flag: Flag) -> dict[str, Any]:
     if flag.type is bool:
         return {"description": description, "type": ["boolean", "null"]}
     if flag.type is int:
-        return {"description": description, "type": ["integer", "string", "null"], "minimum": 1, "pattern": "^[0-9]+$"}
+        least = 0 if flag.check is check_non_negative else 1
+        return {
+            "description": description,
+            "type": ["integer", "string", "null"],
+            "minimum": least,
+            "pattern": "^[0-9]+$",
+        }
     if flag.type is float:  # `helm --set` passes fractions as strings
         return {
             "description": description,

@@ -24,6 +24,7 @@ PATCH_TYPES = {
     "merge": "application/merge-patch+json",
     "json": "application/json-patch+json",
     "strategic": "application/strategic-merge-patch+json",
+    "apply": "application/apply-patch+yaml",  # server-side apply; a JSON body is valid YAML
 }
 
 
@@ -263,6 +264,19 @@ class KubeApi:
         if (dry := self._dry(patch)) is not None:
             return dry
         return await self.request("PATCH", path, verb="patch", body=patch, content_type=PATCH_TYPES[patch_type])
+
+    async def apply(
+        self, res: Resource, namespace: str | None, body: dict[str, Any], *, field_manager: str
+    ) -> dict[str, Any]:
+        """Server-side apply of `body` as `field_manager`, forcing: fields another manager set are taken over, fields
+        `body` leaves out stay as they are (and keep their owners)."""
+        path = res.path(namespace, body["metadata"]["name"])
+        if (dry := self._dry(body)) is not None:
+            return dry
+        query = [("fieldManager", field_manager), ("force", "true")]
+        return await self.request(
+            "PATCH", path, verb="patch", query=query, body=body, content_type=PATCH_TYPES["apply"]
+        )
 
     async def replace(self, res: Resource, namespace: str | None, name: str, body: dict[str, Any]) -> dict[str, Any]:
         path = res.path(namespace, name)

@@ -42,7 +42,8 @@ from tests.chart.chart import (
     render,
     vcsync_args,
 )
-from tests.kube import Core, pod
+from tests.conftest import COREDNS
+from tests.kube import Any_, Core, pod
 from tests.support import eventually
 from translators.names import host_name
 
@@ -245,6 +246,7 @@ async def test_vcsync_with_the_chart_rbac_syncs_a_pod_and_nothing_outside_is_all
     host_namespace: str,
     virtual_namespace: str,
     virtual_dns: None,
+    no_coredns: None,
     v: Core,
     h: Core,
     tmp_path: Path,
@@ -278,6 +280,12 @@ async def test_vcsync_with_the_chart_rbac_syncs_a_pod_and_nothing_outside_is_all
             return status["daemon_endpoints"]["kubelet_endpoint"]["port"] == syncer.kubelet_port
 
         await eventually(served, 45, "the pod Running on a node served by the chart's vcsync")
+
+        async def dns_available():  # the chart turns --coredns on: its pod syncs under the chart's Roles too
+            deployment = await Any_(v.v1.api_client).call("GET", COREDNS["deployment"])
+            return ((deployment or {}).get("status") or {}).get("availableReplicas") == 1
+
+        await eventually(dns_available, 60, "the chart's CoreDNS to be Available in the virtual cluster")
         logs = kubectl(cluster_pair, "logs", "web", "-n", vns, kubeconfig=cluster_pair.virtual.kubeconfig)
         assert logs.returncode == 0, logs.stderr  # the chart's namespaced pods/log grant is enough
         await _forbidden(

@@ -142,6 +142,9 @@ def test_every_vcsync_flag_is_a_value_rendered_into_a_command_line_vcsync_accept
         "serviceAccount": ("tenant-pods", "tenant-pods"),
         "clusterDomain": ("example.internal", "example.internal"),
         "dnsService": ("kube-system/coredns", "kube-system/coredns"),
+        "coredns": (False, False),  # the chart turns it on: false must reach vcsync
+        "corednsImage": ("mirror.example/coredns:v1.14.2", "mirror.example/coredns:v1.14.2"),
+        "corednsReplicas": (0, 0),
         "translateImage": (["nginx=mirror/nginx", "a:1=b:2"], ("nginx=mirror/nginx", "a:1=b:2")),
         "enforceToleration": (["dedicated=special:NoSchedule", "*"], ("dedicated=special:NoSchedule", "*")),
         "syncAllNodes": (True, True),
@@ -204,6 +207,7 @@ def test_default_command_line_names_the_release_and_its_namespace(helm_bin: Path
     args = vcsync_args(docs)
     assert args == [
         "run",
+        "--coredns=true",
         "--kubelet-apiserver-user=kube-apiserver-kubelet-client",
         "--kubelet-egress-socket=/var/run/vcsync/kubelet/egress.sock",
         f"--name={RELEASE}",
@@ -218,6 +222,29 @@ def test_default_command_line_names_the_release_and_its_namespace(helm_bin: Path
     assert (config.own_namespace, config.target_namespace, config.set_owner) == ("team-a", "team-a", True)
     workload = one(docs, "ServiceAccount", f"{RELEASE}-workload")
     assert workload["metadata"]["namespace"] == "team-a" and workload["automountServiceAccountToken"] is False
+
+
+def test_coredns_is_on_by_default_and_off_when_the_tenant_brings_its_own(helm_bin: Path) -> None:
+    assert _config(vcsync_args(render(helm_bin, {}))).coredns is True
+    args = vcsync_args(render(helm_bin, {"syncer": {"flags": {"coredns": False}}}))
+    assert "--coredns=false" in args and "--coredns=true" not in args
+    assert _config(args).coredns is False
+
+
+def test_coredns_image_and_replicas_reach_vcsync(helm_bin: Path) -> None:
+    flags = {"corednsImage": "mirror.example/coredns/coredns:v1.14.2", "corednsReplicas": 2}
+    args = vcsync_args(render(helm_bin, {"syncer": {"flags": flags}}))
+    assert "--coredns-image=mirror.example/coredns/coredns:v1.14.2" in args and "--coredns-replicas=2" in args
+    config = _config(args)
+    assert (config.coredns, config.coredns_image, config.coredns_replicas) == (True, flags["corednsImage"], 2)
+    assert "corednsReplicas" in render_error(helm_bin, {"syncer": {"flags": {"corednsReplicas": -1}}})
+
+
+def test_isolation_lets_coredns_reach_its_upstream_resolver(helm_bin: Path) -> None:
+    docs = render(helm_bin, {"isolation": {"enabled": True}})
+    egress = one(docs, "NetworkPolicy")["spec"]["egress"]
+    dns = [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
+    assert {"ports": dns} in egress  # no `to`: the node's resolver CoreDNS forwards to may be at any address
 
 
 @pytest.mark.parametrize(

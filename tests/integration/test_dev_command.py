@@ -1,6 +1,6 @@
 """`vcsync dev` as a user runs it: it prints working kubeconfig exports, syncs between the two clusters (a sample
-Deployment becomes Available), and Ctrl-C leaves no process and no temp folder behind. Bad input is one clear
-sentence and a non-zero exit, never a traceback."""
+Deployment and the virtual cluster's CoreDNS become Available), and Ctrl-C leaves no process and no temp folder
+behind. Bad input is one clear sentence and a non-zero exit, never a traceback."""
 
 from __future__ import annotations
 
@@ -80,12 +80,13 @@ async def test_dev_syncs_between_the_printed_clusters_and_ctrl_c_cleans_up(binar
             copy = await client.CoreV1Api(api).read_namespaced_config_map("settings-x-default-x-vcluster", "vcluster")
         assert copy.metadata.annotations["vcluster.loft.sh/object-name"] == "settings"
 
-        async def available():
+        async def available(namespace: str, name: str) -> bool:
             async with connect(virtual) as api:
-                d = await client.AppsV1Api(api).read_namespaced_deployment("web", "default")
+                d = await client.AppsV1Api(api).read_namespaced_deployment(name, namespace)
             return (d.status.available_replicas or 0) == 1
 
-        await eventually(available, 90, "the sample Deployment to be Available in the virtual cluster")
+        await eventually(lambda: available("default", "web"), 90, "the sample Deployment to be Available")
+        await eventually(lambda: available("kube-system", "coredns"), 60, "the virtual cluster's CoreDNS")
         assert _processes_mentioning(str(workdir))
     finally:
         proc.send_signal(signal.SIGINT)

@@ -212,8 +212,8 @@ with the union of the verbs all kinds need, sorted so renders are stable. Empty 
 {{- end -}}
 
 {{/*
-The flags vcsync gets: the chart's own (names, namespaces, credentials, the workload ServiceAccount) under the
-user's syncer.flags; null or empty values are left out, so vcsync's defaults apply.
+The flags vcsync gets: the chart's own (names, namespaces, credentials, the workload ServiceAccount, CoreDNS on) under
+the user's syncer.flags; null or empty values are left out, so vcsync's defaults apply.
 */}}
 {{- define "vcsync.flagValues" -}}
 {{- $flags := dict
@@ -221,6 +221,7 @@ user's syncer.flags; null or empty values are left out, so vcsync's defaults app
   "targetNamespace" (include "vcsync.targetNamespace" .)
   "serviceName" (include "vcsync.serviceName" .)
   "virtualKubeconfig" "/var/run/vcsync/virtual/kubeconfig"
+  "coredns" true
 -}}
 {{- if .Values.workloadServiceAccount.create -}}
 {{- $_ := set $flags "serviceAccount" (include "vcsync.workloadServiceAccountName" .) -}}
