@@ -531,7 +531,7 @@ def _own_namespace_candidates(
     yield _Setting(_read_if_present(sa_file, read_file).strip(), sa_file)
     if host_kubeconfig:
         where = f"the current context of --host-kubeconfig {host_kubeconfig}"
-        yield _Setting(_context_namespace(host_kubeconfig, read_file), where)
+        yield _Setting(context_namespace(host_kubeconfig, read_file), where)
 
 
 def _read_if_present(path: str, read_file: Callable[[str], str]) -> str:
@@ -541,7 +541,7 @@ def _read_if_present(path: str, read_file: Callable[[str], str]) -> str:
         return ""
 
 
-def _context_namespace(path: str, read_file: Callable[[str], str]) -> str:
+def context_namespace(path: str, read_file: Callable[[str], str]) -> str:
     document = _read_yaml(path, read_file, f"--host-kubeconfig {path}")
     document = document if isinstance(document, dict) else {}
     current = document.get("current-context")

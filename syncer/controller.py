@@ -75,6 +75,13 @@ class Controller(KeyedWorker):
     def _enqueue_related(self, trigger: Trigger, old: Obj | None, new: Obj | None) -> None:
         if trigger.added_only and (old is not None or new is None):
             return
+        if trigger.when is not None and not trigger.when(old, new):
+            return
+        if trigger.every_key:
+            keys = self.vstore.keys()  # a copy: enqueueing never changes the store
+            for key in keys:
+                self.enqueue(key)
+            return
         for obj in (old, new):
             if obj is None:
                 continue
@@ -92,7 +99,7 @@ class Controller(KeyedWorker):
         """Queue every virtual key and every managed host object's key (orphans go through the normal path)."""
         initial = set(self.vstore.keys())
         for trigger in self.spec.triggers:  # e.g. a pod-less token Secret left by a crash: its pod key is swept
-            if not trigger.via_index:
+            if not trigger.via_index and not trigger.every_key:
                 store = self.engine.store(trigger.side, trigger.resource)
                 initial.update(key for obj in store.values() for key in trigger.keys(obj))
         for host in self.hstore.values():

@@ -138,6 +138,8 @@ class Engine:
         unless an explicit `selector` is given (host Nodes carry no markers)."""
         if (side, res) in self._stores:
             return self._stores[(side, res)]
+        if side == "own":
+            return self.declare_own(res)
         store = Store(res.plural, side)
         self._stores[(side, res)] = store
         if side == "virtual":
