@@ -138,3 +138,25 @@ async def test_pause_and_resume_of_an_unknown_vcluster_fail_with_one_sentence(ho
             f"vcsync {command}: no virtual cluster 'nope' in namespace '{host_namespace}': "
             "its Service 'nope' does not exist there (wrong name or --namespace?)"
         )
+
+
+async def test_a_pause_that_failed_half_way_is_repaired_by_resume(
+    run_syncer, vcluster_service, host_cluster, host_api, virtual_api, v, h, virtual_namespace, host_namespace
+):
+    vns, t, kubeconfig = virtual_namespace, host_namespace, host_cluster.kubeconfig
+    await run_syncer(*POD_SYNC)
+    await control_plane(host_api, h, t)
+    await create_pod(v, vns, {"metadata": {"name": "solo"}, "spec": {"containers": [{"name": "c", "image": "app"}]}})
+    (before,) = (await running_pods(v, vns, 1)).values()
+
+    code, _, err = await vcsync("pause", S, "-n", t, "--timeout", "0", kubeconfig=kubeconfig)
+    assert code == 1 and "still exist after 0s; run the command again to finish" in err, err
+    assert (await h.get("service", t, S))["metadata"]["annotations"][PAUSED] == "true"
+
+    code, out, err = await vcsync("resume", S, "-n", t, kubeconfig=kubeconfig)
+    assert code == 0 and "is resumed" in out, (out, err)
+    assert (await client.AppsV1Api(host_api).read_namespaced_stateful_set(S, t)).spec.replicas == 1
+    assert PAUSED not in (await h.get("service", t, S))["metadata"]["annotations"]
+    (after,) = (await running_pods(v, vns, 1)).values()
+    assert after["metadata"]["uid"] == before["metadata"]["uid"]
+    assert await h.get("pod", t, host_name("solo", vns, S)) is not None  # the failed pause never reached it
