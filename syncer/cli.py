@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from syncer import __version__, dev, run
+from syncer import __version__, dev, pause, run
 from syncer.controlplane import ControlPlaneError
 from syncer.controlplane.process import ComponentExited
 
@@ -17,6 +17,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", add_help=False, help="run the syncer between a virtual and a host cluster (see run --help)")
     dev.add_arguments(sub.add_parser("dev", help="run a local host + virtual cluster pair for development"))
+    sleep = sub.add_parser("pause", help="pause a virtual cluster: its pods leave the host, everything else stays")
+    pause.add_arguments(sleep)
+    sleep.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for pods to go (default 120)")
+    pause.add_arguments(sub.add_parser("resume", help="resume a paused virtual cluster: every pod comes back"))
     return parser
 
 
@@ -25,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["run"]:  # its flags follow Go pflag rules (SPEC §11), parsed by syncer.config
         return run.main(argv[1:])
     args = build_parser().parse_args(argv)
+    if args.command in ("pause", "resume"):
+        return pause.run(args)
     try:
         return dev.run(args)
     except (ControlPlaneError, ComponentExited, TimeoutError) as e:

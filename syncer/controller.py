@@ -75,6 +75,13 @@ class Controller(KeyedWorker):
     def _enqueue_related(self, trigger: Trigger, old: Obj | None, new: Obj | None) -> None:
         if trigger.added_only and (old is not None or new is None):
             return
+        if trigger.when is not None and not trigger.when(old, new):
+            return
+        if trigger.every_key:
+            keys = self.vstore.keys()  # a copy: enqueueing never changes the store
+            for key in keys:
+                self.enqueue(key)
+            return
         for obj in (old, new):
             if obj is None:
                 continue
@@ -92,7 +99,7 @@ class Controller(KeyedWorker):
         """Queue every virtual key and every managed host object's key (orphans go through the normal path)."""
         initial = set(self.vstore.keys())
         for trigger in self.spec.triggers:  # e.g. a pod-less token Secret left by a crash: its pod key is swept
-            if not trigger.via_index:
+            if not trigger.via_index and not trigger.every_key:
                 store = self.engine.store(trigger.side, trigger.resource)
                 initial.update(key for obj in store.values() for key in trigger.keys(obj))
         for host in self.hstore.values():
@@ -206,16 +213,18 @@ class Controller(KeyedWorker):
             self._recreating[key] = after
 
     async def _write(self, key: str, w: Write) -> None:
-        self.check_flapping(key, f"{w.side}:{w.verb}:{w.subresource or w.resource.plural}")
         api = self.engine.host_api if w.side == "host" else self.engine.virtual_api
         what = w.subresource or w.why or w.side
-        self._log_write(w.verb if w.side == "host" else f"{w.verb} {what}", w.name, key, [what])
-        if w.verb == "create":
-            await api.create(w.resource, w.namespace, w.body or {}, subresource=w.subresource)
-        elif w.verb == "patch":
-            await api.patch(w.resource, w.namespace, w.name, w.body, subresource=w.subresource, patch_type=w.patch_type)
-        else:
-            await api.delete(w.resource, w.namespace, w.name, grace_seconds=w.grace, uid=w.uid)
+        with self.flap_guarded(key, f"{w.side}:{w.verb}:{w.subresource or w.resource.plural}"):
+            self._log_write(w.verb if w.side == "host" else f"{w.verb} {what}", w.name, key, [what])
+            if w.verb == "create":
+                await api.create(w.resource, w.namespace, w.body or {}, subresource=w.subresource)
+            elif w.verb == "patch":
+                await api.patch(
+                    w.resource, w.namespace, w.name, w.body, subresource=w.subresource, patch_type=w.patch_type
+                )
+            else:
+                await api.delete(w.resource, w.namespace, w.name, grace_seconds=w.grace, uid=w.uid)
 
     def _ours(self, host: Obj) -> bool:
         res = self.spec.resource
@@ -246,10 +255,10 @@ class Controller(KeyedWorker):
 
     async def _create(self, key: str, vobj: Obj, desired: Obj) -> str:
         meta = desired["metadata"]
-        self.check_flapping(key, "host:create")
         self._log_write("create", meta["name"], key, changed_paths(desired))
         try:
-            await self.engine.host_api.create(self.spec.resource, meta.get("namespace"), desired)
+            with self.flap_guarded(key, "host:create"):
+                await self.engine.host_api.create(self.spec.resource, meta.get("namespace"), desired)
         except ApiError as e:
             if not e.already_exists:
                 raise
@@ -263,11 +272,11 @@ class Controller(KeyedWorker):
         patch = owned_patch(host, desired, self._owned())
         if not patch:
             return "unchanged"
-        self.check_flapping(key, "host:update")
         meta = host["metadata"]
         self._log_write("update", meta["name"], key, changed_paths(patch))
         patch.setdefault("metadata", {})["resourceVersion"] = meta["resourceVersion"]
-        await self.engine.host_api.patch(self.spec.resource, meta.get("namespace"), meta["name"], patch)
+        with self.flap_guarded(key, "host:update"):
+            await self.engine.host_api.patch(self.spec.resource, meta.get("namespace"), meta["name"], patch)
         return self.written()
 
     async def _delete_host(self, host: Obj | None, why: str) -> str:

@@ -5,9 +5,10 @@ backoff), the flap guard, the metrics, and readiness once every initial key was 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from syncer import metrics
@@ -139,11 +140,15 @@ class KeyedWorker:
             )
             await self.engine.recorder.warn(vobj, failure.event, message)
 
-    def check_flapping(self, key: str, channel: str = "") -> None:
-        """Refuse a write that would be the 6th of the same kind (`channel`: side, verb, subresource) to this key
-        within a minute: a loop repeats one write, while a pod's life cycle is several different ones."""
+    @contextlib.contextmanager
+    def flap_guarded(self, key: str, channel: str = "") -> Iterator[None]:
+        """Around one write: refuse it when it would be the 6th of the same kind (`channel`: side, verb,
+        subresource) to this key within a minute — a loop repeats one write, while a pod's life cycle is several
+        different ones. Only writes that succeed count: a write the host keeps refusing is no loop of ours, and the
+        tenant is told the host's reason, with backoff."""
         flap_key = f"{key}|{channel}"
         if self.flap.is_flapping(flap_key):
             metrics.FLAPPING.labels(self.name).inc()
             raise SyncFailure(None, "object is changing too often; pausing its sync", event=SYNC_WARNING)
+        yield
         self.flap.record_write(flap_key)

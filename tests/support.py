@@ -1,11 +1,13 @@
-"""Test helpers: waiting by short polls with a deadline (never fixed sleeps), and fresh namespaces."""
+"""Test helpers: waiting by short polls with a deadline (never fixed sleeps), fresh namespaces, the command line."""
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 from kubernetes_asyncio import client
@@ -49,3 +51,19 @@ async def others_gone(api: client.ApiClient, mine: str, timeout: float = 90) -> 
         return not [n for n in names if n.startswith("t-") and n != mine]
 
     await eventually(quiet, timeout, "other tests' namespaces to finish terminating")
+
+
+async def vcsync(*args: str, kubeconfig: Path | str) -> tuple[int, str, str]:
+    """Run the `vcsync` command line (pause, resume) against a cluster; (exit code, stdout, stderr)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "syncer.cli",
+        *args,
+        "--kubeconfig",
+        str(kubeconfig),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 150)
+    return proc.returncode or 0, out.decode(), err.decode()

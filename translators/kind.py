@@ -113,7 +113,9 @@ class Trigger:
     """Changes to `resource` (on side "virtual" or "host") requeue the keys `keys(obj)` of this kind — or, with
     `via_index`, the kind's objects filed under those values in that index of its `index_side` store (a Namespace
     -> its virtual pods; a new Node -> the host pods on it, mapped back to their virtual keys). `added_only`
-    reacts to creations alone (a Node's heartbeats must not requeue its thousand pods)."""
+    reacts to creations alone (a Node's heartbeats must not requeue its thousand pods). `every_key` requeues all
+    of the kind's objects, for the changes `when` picks (the vcluster Service paused or resumed). Side "own" is the
+    vcluster's own host Service and Endpoints."""
 
     side: str
     resource: Resource
@@ -121,6 +123,8 @@ class Trigger:
     via_index: str | None = None
     index_side: str = "virtual"
     added_only: bool = False
+    every_key: bool = False
+    when: Callable[[Obj | None, Obj | None], bool] | None = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from translators.fakenodes import NODE_INDEX, node_of
 from translators.kind import EnsureTokens, KindSpec, Notice, Obj, Refuse, Requeue, Step, SyncContext, Trigger, Write
 from translators.markers import OBJECT_NAME, OBJECT_NAMESPACE, SKIP_BACKSYNC
 from translators.names import host_name, token_secret_name
+from translators.pause import lost_to_pause, pause_changed, pause_state, pin_to_node, pod_ended
 from translators.pods import (
     PodContext,
     conditions_down,
@@ -119,7 +120,8 @@ def before_create(ctx: SyncContext, vpod: Obj) -> list[Step]:
 def desired(ctx: SyncContext, vpod: Obj) -> Obj:
     pctx = pod_context(ctx, vpod)
     assert not isinstance(pctx, str), pctx  # before_create waited for it
-    return {"spec": translate_pod(vpod, pctx)[0]["spec"]}
+    spec = translate_pod(vpod, pctx)[0]["spec"]
+    return {"spec": pin_to_node(spec) if lost_to_pause(pause_state(ctx.vcluster_service()), vpod) else spec}
 
 
 def metadata(ctx: SyncContext, vpod: Obj, hpod: Obj | None) -> Obj:
@@ -130,9 +132,16 @@ def metadata(ctx: SyncContext, vpod: Obj, hpod: Obj | None) -> Obj:
 
 
 def host_gone(ctx: SyncContext, vpod: Obj) -> list[Step] | None:
-    """A deleting pod has nothing left to wait for, and a started pod is never recreated (SPEC §6.1.1a)."""
+    """A deleting pod has nothing left to wait for, and a started pod is never recreated (SPEC §6.1.1a) — unless
+    it lost its host pod to a pause: then nothing happens while paused, and after the resume it is re-created
+    (an ended one stays as it ended)."""
     if vpod["metadata"].get("deletionTimestamp"):
         return [_delete_virtual(vpod, 0, "host pod gone")]
+    pause = pause_state(ctx.vcluster_service())
+    if pause.paused:
+        return []
+    if lost_to_pause(pause, vpod):
+        return [] if pod_ended(vpod) else None
     if (vpod.get("status") or {}).get("startTime"):
         return [_delete_virtual(vpod, 0, "started pod lost its host pod")]
     return None
@@ -154,6 +163,8 @@ def leftovers(ctx: SyncContext, key: str) -> list[Step]:
 
 
 def existing(ctx: SyncContext, vpod: Obj, hpod: Obj) -> list[Step]:
+    if pause_state(ctx.vcluster_service()).paused:  # the pause is removing the host pod: mirror nothing of it
+        return _deletion(vpod, hpod) if vpod["metadata"].get("deletionTimestamp") else []
     return _deletion(vpod, hpod) or _binding(ctx, vpod, hpod) or _status(ctx, vpod, hpod) or _tokens(ctx, vpod)
 
 
@@ -267,6 +278,10 @@ def _name(obj: Obj) -> list[str]:
     return [obj["metadata"]["name"]]
 
 
+def _nothing(obj: Obj) -> list[str]:
+    return []
+
+
 KIND = KindSpec(
     name="pods",
     resource=PODS,
@@ -284,6 +299,7 @@ KIND = KindSpec(
         Trigger("virtual", NAMESPACES, _name, via_index="namespace"),  # namespace labels go into the pod's
         # a new (fake) Node: bind at once the pods that were waiting for it (see `_binding`)
         Trigger("virtual", NODES, _name, via_index=NODE_INDEX, index_side="host", added_only=True),
+        Trigger("own", SERVICES, _nothing, every_key=True, when=pause_changed),  # paused, resumed: look at all pods
     ),
     reads=(("virtual", NODES), ("virtual", NAMESPACES), ("virtual", SERVICES), ("host", SERVICES), ("host", SECRETS)),
 )

@@ -51,7 +51,15 @@ def desired_spec(ctx: SyncContext, service: Obj, host: Obj | None) -> Obj:
         out["clusterIP"] = "None"
     if ctx.config.allow_external_ips and spec.get("externalIPs"):
         out["externalIPs"] = spec["externalIPs"]
+    if not _externally_accessible(out):  # defaulted for externalIPs we dropped: the host would reject the Service
+        out.pop("externalTrafficPolicy", None)
     return out
+
+
+def _externally_accessible(spec: Obj) -> bool:
+    """The API server's rule for where externalTrafficPolicy may be set."""
+    kind = spec.get("type") or "ClusterIP"
+    return kind in ("NodePort", "LoadBalancer") or (kind == "ClusterIP" and bool(spec.get("externalIPs")))
 
 
 def desired(ctx: SyncContext, service: Obj) -> Obj:

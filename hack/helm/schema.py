@@ -159,7 +159,16 @@ def schema() -> dict[str, Any]:
             ),
             "serviceAccount": _service_account(),
             "workloadServiceAccount": _service_account(),
-            "rbac": _obj({"create": {"type": "boolean"}}),
+            "rbac": _obj(
+                {
+                    "create": {"type": "boolean"},
+                    "pauseSubjects": {
+                        "description": "RBAC subjects allowed to run `vcsync pause` and `vcsync resume`",
+                        "type": "array",
+                        "items": {"type": "object", "required": ["kind", "name"]},
+                    },
+                }
+            ),
             "isolation": _obj(
                 {
                     "enabled": {"type": "boolean"},

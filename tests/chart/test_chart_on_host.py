@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 import yaml
 from cryptography import x509
+from kubernetes_asyncio import client
 
 from syncer.controlplane import ClusterPair, assets
 from syncer.controlplane.cluster import ApiError, free_port
@@ -44,7 +45,7 @@ from tests.chart.chart import (
 )
 from tests.conftest import COREDNS
 from tests.kube import Any_, Core, pod
-from tests.support import eventually
+from tests.support import eventually, vcsync
 from translators.names import host_name
 
 pytestmark = pytest.mark.controlplane
@@ -389,3 +390,48 @@ def test_helm_install_upgrade_keeps_credentials_and_uninstall_removes_everything
     with pytest.raises(ApiError) as gone:
         cluster_pair.host.api("GET", cluster_role)
     assert gone.value.status == 404
+
+
+async def test_pause_subjects_pause_and_resume_with_only_the_chart_role_and_vcsync_cannot(
+    cluster_pair: ClusterPair, helm_bin: Path, host_namespace: str, host_api: client.ApiClient, h: Core, tmp_path: Path
+) -> None:
+    t, apps = host_namespace, client.AppsV1Api(host_api)
+    subject = {"kind": "ServiceAccount", "name": "sleeper", "namespace": t}
+    docs = render(helm_bin, {"rbac": {"pauseSubjects": [subject]}, "persistence": {"enabled": False}}, namespace=t)
+    roles = {r["metadata"]["name"] for r in objects(docs, "Role")}
+    assert roles == {RELEASE, f"{RELEASE}-own", f"{RELEASE}-pause"}
+    assert {r["metadata"]["name"] for r in objects(render(helm_bin, {}, namespace=t), "Role")} == roles - {
+        f"{RELEASE}-pause"
+    }
+    sleeper = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sleeper", "namespace": t}}
+    runs = [one(docs, "Service", RELEASE), one(docs, "StatefulSet", RELEASE)]  # kwok runs its pod
+    _apply(cluster_pair, [*rbac_objects(docs), sleeper, *runs])
+    workload = pod("web")
+    workload["metadata"] = {
+        "name": host_name("web", "shop", RELEASE),
+        "labels": {"vcluster.loft.sh/managed-by": RELEASE, "vcluster.loft.sh/namespace": "shop"},
+        "annotations": {"vcluster.loft.sh/object-name": "web", "vcluster.loft.sh/object-namespace": "shop"},
+    }
+    await h.create("pod", t, workload)
+    await h.create("pod", t, pod("bystander"))
+    token = _token_kubeconfig(cluster_pair, t, "sleeper", tmp_path / "sleeper.kubeconfig")
+
+    code, out, err = await vcsync("pause", RELEASE, "-n", t, kubeconfig=token)
+    assert code == 0 and "is paused" in out, (out, err)
+    assert (await apps.read_namespaced_stateful_set(RELEASE, t)).spec.replicas == 0
+    assert [p.metadata.name for p in (await h.v1.list_namespaced_pod(t)).items] == ["bystander"]
+    code, out, err = await vcsync("resume", RELEASE, "-n", t, kubeconfig=token)
+    assert code == 0 and "is resumed" in out, (out, err)
+    assert (await apps.read_namespaced_stateful_set(RELEASE, t)).spec.replicas == 1
+    await _forbidden(
+        token,
+        [
+            ("GET", f"/api/v1/namespaces/{t}/secrets", None),
+            ("DELETE", f"/api/v1/namespaces/{t}/services/{RELEASE}", None),
+            ("POST", f"/api/v1/namespaces/{t}/pods", pod("x")),
+            ("PATCH", f"/api/v1/namespaces/{t}/services/other", {}),
+        ],
+    )
+    syncer_token = _token_kubeconfig(cluster_pair, t, RELEASE, tmp_path / "vcsync.kubeconfig")
+    code, _, err = await vcsync("pause", RELEASE, "-n", t, kubeconfig=syncer_token)
+    assert code == 1 and "refused" in err and "forbidden" in err.lower(), err  # vcsync cannot pause itself

@@ -78,6 +78,24 @@ async def test_node_ports_allocated_on_the_host_flow_up(run_syncer, v, h, virtua
     await eventually(same_node_port, 30, "the host nodePort on the virtual Service")
 
 
+async def test_a_service_with_external_ips_syncs_without_them_and_the_tenant_is_told(
+    run_syncer, v, h, virtual_namespace, host_namespace
+):
+    vns, t = virtual_namespace, host_namespace
+    spec = {"selector": {"app": "web"}, "ports": [{"port": 80}], "externalIPs": ["192.0.2.10"]}
+    created = await v.create("service", vns, {"metadata": {"name": "ext"}, "spec": spec})
+    assert created["spec"]["externalTrafficPolicy"] == "Cluster"  # the virtual API server defaults it for them
+    await run_syncer("--sync=-pods,-fake-nodes")
+    copy = await eventually(lambda: h.get("service", t, host_name("ext", vns, S)), 30, "the host Service")
+    assert "externalIPs" not in copy["spec"] and "externalTrafficPolicy" not in copy["spec"]
+
+    async def told():
+        events = await v.events_for(vns, "ext")
+        return [e for e in events if e["type"] == "Warning" and "externalIPs 192.0.2.10 not synced" in e["message"]]
+
+    await eventually(told, 30, "a Warning event about the dropped externalIPs")
+
+
 def _kind_cases(vns: str, t: str):
     """(kind, virtual path, body, update, host path, check on the host copy)."""
     pdb_path = f"/apis/policy/v1/namespaces/{vns}/poddisruptionbudgets"

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from syncer.controlplane import Cluster
-from tests.integration.test_sync_configmaps_secrets import S, gone_from_host, on_host
+from tests.integration.test_sync_configmaps_secrets import S, create_pod, gone_from_host, on_host
 from tests.support import eventually, others_gone
 from translators.names import host_name
 
@@ -84,3 +84,30 @@ async def test_dry_run_logs_the_writes_it_would_make_and_makes_none(
     assert '"result": "dry_run"' in line and '"action": "create"' in line and '"data.a"' in line
     assert await h.get("config_map", t, host_name("cfg", vns, S)) is None
     assert await syncer.writes() == 0
+
+
+async def test_a_create_the_host_keeps_refusing_is_reported_with_its_reason_not_as_flapping(
+    pod_syncer, v, h, virtual_namespace, host_namespace
+):
+    vns, t = virtual_namespace, host_namespace
+    quota = {"metadata": {"name": "no-pods"}, "spec": {"hard": {"pods": "0"}}}
+    await h.create("resource_quota", t, quota)
+    await eventually(lambda: _quota_counted(h, t), 30, "the host's quota controller to count the namespace")
+    await create_pod(v, vns, {"metadata": {"name": "web"}, "spec": {"containers": [{"name": "c", "image": "x"}]}})
+
+    async def refused_often():
+        return await pod_syncer.metric("vcsync_sync_errors_total", kind="pods", reason="quota") >= 8
+
+    await eventually(refused_often, 60, "eight refused creates")
+    messages = [e["message"] for e in await v.events_for(vns, "web") if e["type"] == "Warning"]
+    assert any("exceeded quota" in m for m in messages), messages
+    assert not any("changing too often" in m for m in messages), messages
+    assert await pod_syncer.metric("vcsync_flapping_total") == 0
+
+    await h.delete("resource_quota", t, "no-pods")
+    await on_host(h, "pod", t, "web", vns, timeout=60)  # the backoff's next attempt succeeds
+
+
+async def _quota_counted(h, t: str) -> bool:
+    quota = await h.get("resource_quota", t, "no-pods")
+    return bool(quota and (quota.get("status") or {}).get("hard"))

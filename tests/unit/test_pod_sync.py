@@ -1,4 +1,5 @@
-"""Pod life-cycle decisions that need no server: a pod-less token Secret is swept only once old enough (§12)."""
+"""Pod life-cycle decisions that need no server: a pod-less token Secret is swept only once old enough (§12); a
+paused virtual cluster brings no pod back, and after the resume re-creates those the pause removed."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from syncer.kube.resources import SECRETS
 from translators import pod_sync
 from translators.kind import Requeue, Write
 from translators.names import NameTranslator, token_secret_name
+from translators.pause import PAUSED, RESUMED_AT, PauseState, pause_changed, pause_state, pin_to_node
 
 NAMES = NameTranslator("vc", "host-ns")
 
@@ -45,3 +47,91 @@ def test_nothing_to_do_without_a_token_secret():
         names=NAMES, config=SimpleNamespace(target_namespace="host-ns"), host=lambda res: Store("secrets", "host")
     )
     assert pod_sync.leftovers(ctx, "shop/other") == []
+
+
+# ---- pause and resume (translators/pause.py) -------------------------------------------------------------------
+def _paused_ctx(**annotations: str) -> SimpleNamespace:
+    service = {"metadata": {"name": "vc", "annotations": annotations}}
+    return SimpleNamespace(vcluster_service=lambda: service)
+
+
+def _vpod(start: str | None = "2026-01-01T10:00:00Z", phase: str = "Running", deleting: bool = False) -> dict:
+    meta = {"name": "solo", "namespace": "shop", "uid": "u1"}
+    if deleting:
+        meta["deletionTimestamp"] = "2026-01-01T12:00:00Z"
+    return {"metadata": meta, "spec": {}, "status": {"startTime": start, "phase": phase} if start else {}}
+
+
+def test_a_started_pod_that_lost_its_host_pod_is_deleted_as_before():
+    (step,) = pod_sync.host_gone(_paused_ctx(), _vpod())
+    assert (step.side, step.verb, step.why) == ("virtual", "delete", "started pod lost its host pod")
+
+
+def test_while_paused_a_pod_without_host_pod_is_left_alone():
+    assert pod_sync.host_gone(_paused_ctx(**{PAUSED: "true"}), _vpod()) == []
+    assert pod_sync.host_gone(_paused_ctx(**{PAUSED: "true"}), _vpod(start=None)) == []
+
+
+def test_while_paused_a_deleting_pod_is_still_finished():
+    (step,) = pod_sync.host_gone(_paused_ctx(**{PAUSED: "true"}), _vpod(deleting=True))
+    assert (step.verb, step.grace) == ("delete", 0)
+
+
+def test_after_resume_a_pod_that_started_before_it_is_recreated():
+    ctx = _paused_ctx(**{RESUMED_AT: "2026-01-02T08:00:00Z"})
+    assert pod_sync.host_gone(ctx, _vpod()) is None  # None: on to the create path
+
+
+def test_after_resume_an_ended_pod_stays_as_it_ended():
+    ctx = _paused_ctx(**{RESUMED_AT: "2026-01-02T08:00:00Z"})
+    assert pod_sync.host_gone(ctx, _vpod(phase="Succeeded")) == []
+
+
+def test_after_resume_a_pod_started_since_is_lost_as_usual():
+    ctx = _paused_ctx(**{RESUMED_AT: "2026-01-02T08:00:00Z"})
+    (step,) = pod_sync.host_gone(ctx, _vpod(start="2026-01-02T08:00:05Z"))
+    assert step.why == "started pod lost its host pod"
+
+
+def test_while_paused_a_terminating_host_pod_is_not_mirrored_up():
+    hpod = {"metadata": {"name": "h", "namespace": "host-ns", "uid": "h1", "deletionTimestamp": "x"}, "status": {}}
+    assert pod_sync.existing(_paused_ctx(**{PAUSED: "true"}), _vpod(), hpod) == []
+
+
+def test_only_a_change_of_the_pause_state_requeues_every_pod():
+    plain = {"metadata": {"name": "vc", "resourceVersion": "1"}}
+    touched = {"metadata": {"name": "vc", "resourceVersion": "2", "labels": {"a": "b"}}}
+    paused = {"metadata": {"name": "vc", "annotations": {PAUSED: "true"}}}
+    assert not pause_changed(plain, touched)
+    assert pause_changed(plain, paused) and pause_changed(paused, plain)
+
+
+def test_a_garbled_resume_time_is_no_resume():
+    assert pause_state({"metadata": {"annotations": {RESUMED_AT: "yesterday"}}}) == PauseState(False, None)
+
+
+def test_a_pod_recreated_after_resume_goes_back_to_its_node_through_the_scheduler():
+    ctx = _paused_ctx(**{RESUMED_AT: "2026-01-02T08:00:00Z"})
+    own = {"matchExpressions": [{"key": "disk", "operator": "In", "values": ["ssd"]}]}
+    spec = {
+        "nodeName": "n1",
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [own, {"matchFields": [{"key": "x", "operator": "Exists"}]}]
+                }
+            }
+        },
+    }
+    pinned = pin_to_node(spec)
+    assert "nodeName" not in pinned and spec["nodeName"] == "n1"  # the virtual pod's spec is not changed
+    field = {"key": "metadata.name", "operator": "In", "values": ["n1"]}
+    terms = pinned["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert terms == [{**own, "matchFields": [field]}, {"matchFields": [{"key": "x", "operator": "Exists"}, field]}]
+    assert pin_to_node({"containers": []}) == {"containers": []}
+    assert pin_to_node({"nodeName": "n2"})["affinity"]["nodeAffinity"] == {
+        "requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n2"]}]}]
+        }
+    }
+    assert pod_sync.host_gone(ctx, _vpod()) is None

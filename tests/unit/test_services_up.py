@@ -311,3 +311,18 @@ def test_kubernetes_endpointslice_of_ipv6_endpoints() -> None:
     assert slice_["addressType"] == "IPv6" and slice_["endpoints"] == [
         {"addresses": ["fd00::7"], "conditions": {"ready": True}}
     ]
+
+
+def test_external_traffic_policy_goes_with_the_external_ips_it_was_defaulted_for() -> None:
+    names = SimpleNamespace(suffix="vc")
+    spec = {"type": "ClusterIP", "externalIPs": ["1.2.3.4"], "externalTrafficPolicy": "Cluster", "ports": []}
+    service = {"metadata": {"name": "web", "namespace": "shop"}, "spec": spec}
+    dropped = services.desired_spec(SimpleNamespace(config=CTX.config, names=names), service, None)
+    assert "externalIPs" not in dropped and "externalTrafficPolicy" not in dropped
+    kept = services.desired_spec(SimpleNamespace(config=ALLOWED.config, names=names), service, None)
+    assert kept["externalIPs"] == ["1.2.3.4"] and kept["externalTrafficPolicy"] == "Cluster"
+    node_port = {**service, "spec": {**spec, "type": "NodePort", "externalTrafficPolicy": "Local"}}
+    assert (
+        services.desired_spec(SimpleNamespace(config=CTX.config, names=names), node_port, None)["externalTrafficPolicy"]
+        == "Local"
+    )
