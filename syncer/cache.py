@@ -32,6 +32,7 @@ class Store:
         self._index_funcs: dict[str, IndexFunc] = {}
         self._indexes: dict[str, dict[str, set[str]]] = {}
         self._handlers: list[Handler] = []
+        self._unseen_removal_handlers: list[Callable[[str], None]] = []
 
     def __len__(self) -> int:
         return len(self._objects)
@@ -46,6 +47,11 @@ class Store:
 
     def add_handler(self, handler: Handler) -> None:
         self._handlers.append(handler)
+
+    def add_unseen_removal_handler(self, handler: Callable[[str], None]) -> None:
+        """`handler(key)` runs before the usual handlers for each object a re-list no longer shows: its deletion
+        was not seen, only inferred (the mass-deletion valve tells these apart from watched deletions)."""
+        self._unseen_removal_handlers.append(handler)
 
     # ---- reads ---------------------------------------------------------------------------------------------
     def get(self, key: str) -> Obj | None:
@@ -85,6 +91,8 @@ class Store:
         """Swap in a fresh LIST, telling handlers only about what really changed (the 410 re-list path)."""
         fresh = {key_of(o): o for o in objs}
         for key in [k for k in self._objects if k not in fresh]:
+            for handler in self._unseen_removal_handlers:
+                handler(key)
             self.remove(self._objects[key])
         for key, obj in fresh.items():
             old = self._objects.get(key)

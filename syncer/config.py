@@ -20,6 +20,7 @@ from syncer.flagvalues import (
     check_ip,
     check_non_negative,
     check_positive,
+    check_share,
     one_of,
     parse_bind_address,
     parse_dns_service,
@@ -160,6 +161,21 @@ FLAGS: tuple[Flag, ...] = (
     _num("workers", int, 10, "workers per kind"),
     _dur("request-timeout", 30, "timeout of non-watch API requests"),
     _dur("shutdown-timeout", 20, "time to finish in-flight work on SIGTERM"),
+    Flag(
+        "mass-deletion-share",
+        float,
+        0.5,
+        "pause the deletion of host objects whose virtual objects vanished unseen (in a re-list, or while vcsync was "
+        "down) when they are more than this share of a kind's host objects (1 turns the valve off)",
+        check=check_share,
+    ),
+    Flag(
+        "mass-deletion-minimum",
+        int,
+        20,
+        "the valve of --mass-deletion-share acts only on more than this many objects of a kind",
+        check=check_non_negative,
+    ),
     _bool("leader-elect", False, "Lease leader election; required with more than one replica"),
     _dur("lease-duration", 15, "leader Lease duration; must exceed --renew-deadline"),
     _dur("renew-deadline", 10, "leader renew deadline; must exceed 1.2 times --retry-period"),
@@ -261,6 +277,8 @@ class Config:
     workers: int
     request_timeout: float
     shutdown_timeout: float
+    mass_deletion_share: float
+    mass_deletion_minimum: int
     leader_elect: bool
     lease_duration: float
     renew_deadline: float

@@ -13,6 +13,7 @@ from syncer.cache import Store, key_of, split_key
 from syncer.diff import changed_paths, owned_patch
 from syncer.events import SYNC_WARNING
 from syncer.kube.api import ApiError
+from syncer.kube.resources import SERVICES
 from syncer.log import get_logger
 from syncer.worker import KeyedWorker, SyncFailure
 from translators.kind import EnsureTokens, KindSpec, Notice, Obj, Refuse, Requeue, Step, Trigger, Write
@@ -45,12 +46,17 @@ class Controller(KeyedWorker):
         self.hstore: Store = engine.store("host", spec.resource)
         # key -> the create that must follow our delete (Service IP change); None once created, until cached
         self._recreating: dict[str, Write | None] = {}
+        # orphans whose virtual object vanished unseen (a re-list, or before start-up), and those the valve holds
+        self._unseen: set[str] = set()
+        self._held: set[str] = set()
 
     # ---- wiring --------------------------------------------------------------------------------------------
     def wire(self) -> None:
         self.vstore.add_index(HOST_NAME_INDEX, self._host_name_of)
         self.vstore.add_handler(lambda old, new: self.enqueue(key_of(new or old)))
         self.hstore.add_handler(lambda old, new: self._enqueue_host(new or old))
+        self.vstore.add_unseen_removal_handler(self._unseen.add)
+        self.engine.store("own", SERVICES).add_handler(lambda old, new: self._release_held())  # allow-until
         for trigger in self.spec.triggers:
             store = self.engine.store(trigger.side, trigger.resource)
             store.add_handler(lambda old, new, t=trigger: self._enqueue_related(t, old, new))
@@ -106,6 +112,8 @@ class Controller(KeyedWorker):
             target = self.names.to_virtual(host)
             if target:
                 initial.add(_key(*target))
+                if self.vstore.get(_key(*target)) is None:
+                    self._unseen.add(_key(*target))
         return self.start_workers(initial)
 
     def event_object(self, key: str) -> Obj | None:
@@ -130,6 +138,8 @@ class Controller(KeyedWorker):
             host = None  # never touched; a create will run into it and report the conflict
         vobj = self.vstore.get(key)
         spec = self.spec
+        if vobj is not None or host is None:
+            self._forget_unseen(key)
         if key in self._recreating:  # our own delete-and-recreate, not the tenant's delete
             if vobj is not None:
                 del self._recreating[key]  # the cache shows the new object: done
@@ -142,6 +152,9 @@ class Controller(KeyedWorker):
         if vobj is None:
             if host is not None and spec.virtual_gone:
                 return (await self._run(key, None, spec.virtual_gone(self.ctx, host)))[0]
+            if key in self._unseen and await self._hold(key):
+                return "held"
+            self._forget_unseen(key)
             return await self._delete_host(host, "orphan")
         if not spec.should_sync(self.ctx, vobj):
             return await self._delete_host(host, "unused")
@@ -157,6 +170,33 @@ class Controller(KeyedWorker):
         if spec.must_recreate(host, desired):
             return await self._delete_host(host, "immutable change")
         return await self._update(key, host, desired)
+
+    # ---- the mass-deletion valve (syncer/deletionvalve.py) ---------------------------------------------------------
+    async def _hold(self, key: str) -> bool:
+        valve = self.engine.valve
+        if not valve.holds(len(self._unseen), len(self.hstore)):
+            return False
+        first = not self._held
+        self._held.add(key)
+        if first:
+            await valve.report(self.name, len(self._unseen), len(self.hstore))
+        return True
+
+    def _forget_unseen(self, key: str) -> None:
+        self._unseen.discard(key)
+        if key in self._held:
+            self._held.discard(key)
+            self._release_held()
+
+    def _release_held(self) -> None:
+        """Let the held deletions go once the valve no longer holds them (the objects came back, or an operator
+        allowed it): each key is looked at again."""
+        if not self._held or self.engine.valve.holds(len(self._unseen), len(self.hstore)):
+            return
+        self.engine.valve.released(self.name)
+        held, self._held = self._held, set()
+        for key in held:
+            self.enqueue(key)
 
     async def _create_path(self, key: str, vobj: Obj) -> str:
         spec = self.spec

@@ -15,6 +15,7 @@ from syncer.cache import Store
 from syncer.config import Config
 from syncer.controller import Controller
 from syncer.coredns import CoreDns
+from syncer.deletionvalve import DeletionValve
 from syncer.events import EventRecorder
 from syncer.kube.api import KubeApi
 from syncer.kube.resources import SERVICES, Resource
@@ -90,6 +91,7 @@ class Engine:
         )
         self.recorder = EventRecorder(self.virtual_api, identity)
         self.tokens = TokenIssuer(self)
+        self.valve = DeletionValve(self)
         self._stores: dict[tuple[str, Resource], Store] = {}
         self._reflectors: list[Reflector] = []
         self._declare_stores()

@@ -118,6 +118,11 @@ def check_positive(value: float) -> None:
         raise ValueError(f"{value:g} is not a positive number")
 
 
+def check_share(value: float) -> None:
+    if not 0 < value <= 1:
+        raise ValueError(f"{value:g} is not a share in (0, 1]")
+
+
 def check_non_negative(value: int) -> None:
     if value < 0:
         raise ValueError(f"{value} is negative; expected 0 or more")

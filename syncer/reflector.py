@@ -1,6 +1,8 @@
 """Keeps one Store equal to the server: paged LIST, then WATCH from the list's resourceVersion with bookmarks.
 End of stream re-watches from the last version seen; 410 Gone re-lists (the store emits only the difference);
-other errors back off 0.8 s doubling to 30 s with jitter. `synced` is set after the first complete LIST."""
+other errors back off 0.8 s doubling to 30 s with jitter, and the first watch after them checks that the server's
+storage did not go back in time (etcd wiped or restored), which a watch would not tell. `synced` is set after the
+first complete LIST."""
 
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ class Reflector:
         self.namespace, self.label_selector, self.field_selector = namespace, label_selector, field_selector
         self.resource_version = ""
         self.synced = asyncio.Event()
+        self._reconnecting = False
 
     async def run(self) -> None:
         backoff = Backoff(0.8, 30.0, jitter=0.25, reset_after=120.0)
@@ -42,18 +45,21 @@ class Reflector:
             try:
                 if not self.resource_version:
                     await self._list()
+                elif self._reconnecting:
+                    await self._relist_if_storage_went_back()
+                self._reconnecting = False
                 await self._watch()
                 self._restarted("timeout")
             except ApiError as e:
-                if e.gone:
+                if e.gone or e.version_too_new:
                     log.info(
-                        "resource version expired; re-listing",
+                        "resource version expired; re-listing" if e.gone else "storage went back; re-listing",
                         cluster=self.api.cluster,
                         kind=self.res.plural,
                         resource_version=self.resource_version,
                     )
                     self.resource_version = ""
-                    self._restarted("gone")
+                    self._restarted("gone" if e.gone else "storage_back")
                     continue
                 await self._back_off(backoff, e)
             except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as e:
@@ -100,11 +106,32 @@ class Reflector:
                 self.store.upsert(obj)
             self.resource_version = obj["metadata"]["resourceVersion"]
 
+    async def _relist_if_storage_went_back(self) -> None:
+        """A cached watch from a version the server's storage has not reached yet waits silently until it gets
+        there, so after a lost connection compare with the server's current version first: if it is behind ours,
+        what the store holds is history, and a fresh LIST replaces it. (Versions are compared as the etcd revisions
+        they are; anything else is left to the watch.)"""
+        page = await self.api.list_page(
+            self.res, self.namespace, label_selector=self.label_selector, field_selector=self.field_selector, limit=1
+        )
+        current, ours = page["metadata"].get("resourceVersion", ""), self.resource_version
+        if current.isdigit() and ours.isdigit() and int(current) < int(ours):
+            log.info(
+                "storage went back; re-listing",
+                cluster=self.api.cluster,
+                kind=self.res.plural,
+                resource_version=ours,
+                server_resource_version=current,
+            )
+            self._restarted("storage_back")
+            await self._list()
+
     def _restarted(self, reason: str) -> None:
         metrics.WATCH_RESTARTS.labels(self.api.cluster, self.res.plural, reason).inc()
 
     async def _back_off(self, backoff: Backoff, error: Exception) -> None:
         self._restarted("error")
+        self._reconnecting = True
         delay = backoff.next()
         log.warning(
             "watch failed; retrying",

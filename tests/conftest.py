@@ -147,6 +147,10 @@ POD_SYNC = ("--fake-node-status-interval=10s",)  # frequent heartbeats, so fake 
 
 @pytest.fixture(scope="session")
 def virtual_dns(cluster_pair) -> None:
+    ensure_virtual_dns(cluster_pair)
+
+
+def ensure_virtual_dns(cluster_pair: ClusterPair) -> None:
     """The virtual cluster's DNS Service, as a vcluster's CoreDNS would have (its host copy's IP goes to pods)."""
     service = {
         "metadata": {"name": "kube-dns", "namespace": "kube-system"},

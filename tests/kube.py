@@ -32,13 +32,11 @@ class Core:
 
     async def create(self, kind: str, namespace: str, body: Obj) -> Obj:
         create = getattr(self.v1, f"create_namespaced_{kind}")
-        resp = await create(namespace, body, _preload_content=False)
-        return json.loads(await resp.read())
+        return await _checked(await create(namespace, body, _preload_content=False))
 
     async def patch(self, kind: str, namespace: str, name: str, body: Obj) -> Obj:
         patch = getattr(self.v1, f"patch_namespaced_{kind}")
-        resp = await patch(name, namespace, body, _preload_content=False)
-        return json.loads(await resp.read())
+        return await _checked(await patch(name, namespace, body, _preload_content=False))
 
     async def delete(self, kind: str, namespace: str, name: str) -> None:
         delete = getattr(self.v1, f"delete_namespaced_{kind}")
@@ -53,6 +51,16 @@ class Core:
             namespace, field_selector=f"involvedObject.name={name}", _preload_content=False
         )
         return json.loads(await events.read())["items"]
+
+
+async def _checked(resp: Any) -> Obj:
+    """The decoded body; without preloading kubernetes_asyncio does not raise on an error status, so this does."""
+    data = await resp.read()
+    if resp.status >= 300:
+        error = ApiException(status=resp.status, reason=resp.reason)
+        error.body = data.decode(errors="replace")
+        raise error
+    return json.loads(data)
 
 
 def pod(

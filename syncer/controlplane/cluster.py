@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import shutil
 import socket
 import ssl
 import sys
@@ -297,6 +298,17 @@ class Cluster:
         self.components[component].start()
         if component in ("etcd", "kube-apiserver"):
             await asyncio.to_thread(self.wait_apiserver, timeout)
+
+    async def wipe_storage_async(self, timeout: float = 120) -> None:
+        """Bring the API server back on an empty etcd (same certificates and keys), as after a lost or wiped etcd:
+        what the mass-deletion valve is tested against. Controllers keep running and re-list."""
+        for name in ("kube-apiserver", "etcd"):
+            await asyncio.to_thread(self.components[name].stop)
+        await asyncio.to_thread(shutil.rmtree, self.dir / "etcd")
+        self.components["etcd"].start()
+        await asyncio.to_thread(self.wait_for, self._etcd_healthy, 60, "etcd to be healthy")
+        self.components["kube-apiserver"].start()
+        await asyncio.to_thread(self.wait_apiserver, timeout)
 
     def stop(self) -> None:
         for component in reversed(list(self.components.values())):

@@ -53,6 +53,11 @@ class ApiError(Exception):
     def gone(self) -> bool:
         return self.status == 410 or self.reason in ("Expired", "Gone")
 
+    @property
+    def version_too_new(self) -> bool:
+        """The server has no such resourceVersion yet: its etcd went back in time (wiped, restored)."""
+        return "Too large resource version" in self.message
+
 
 class NotLeader(Exception):
     """A write was attempted without a fresh lease: refused before it reaches the server."""

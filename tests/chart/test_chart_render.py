@@ -163,6 +163,8 @@ def test_every_vcsync_flag_is_a_value_rendered_into_a_command_line_vcsync_accept
         "workers": (3, 3),
         "requestTimeout": ("45s", 45.0),
         "shutdownTimeout": ("25s", 25.0),
+        "massDeletionShare": (0.25, 0.25),
+        "massDeletionMinimum": (0, 0),
         "leaderElect": (True, True),
         "leaseDuration": ("30s", 30.0),
         "renewDeadline": ("20s", 20.0),
@@ -276,7 +278,8 @@ def test_host_rbac_is_exactly_what_the_engine_uses_for_the_enabled_kinds(helm_bi
         assert cluster_roles == [] and objects(docs, "ClusterRoleBinding") == []
     own_rules = one(docs, "Role", f"{RELEASE}-own")["rules"]
     assert own <= set(own_rules[0]["resources"]) and own_rules[0]["resourceNames"] == [RELEASE]
-    assert own_rules[0]["verbs"] == ["get", "list", "watch"] and len(own_rules) == 1  # no Lease without election
+    assert own_rules[0]["verbs"] == ["get", "list", "watch"]
+    assert own_rules[1:] == [{"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]}]  # no Lease
 
 
 def test_kubelet_endpoint_permissions_are_namespaced_and_go_when_it_is_disabled(helm_bin: Path) -> None:
