@@ -12,6 +12,8 @@ Obj = dict[str, Any]
 KUBERNETES_HOSTNAMES = ("kubernetes", "kubernetes.default", "kubernetes.default.svc")
 NDOTS = {"name": "ndots", "value": "5"}
 _MAX_HOSTNAME_LENGTH = 63
+# the API server's limits on a pod's dnsConfig, which the virtual DNS entries count against
+MAX_NAMESERVERS, MAX_SEARCHES, MAX_SEARCH_CHARS = 3, 32, 2048
 
 
 def dns_fields(vspec: Obj, namespace: str, cluster_domain: str, dns_ip: str) -> Obj:
@@ -34,6 +36,21 @@ def dns_fields(vspec: Obj, namespace: str, cluster_domain: str, dns_ip: str) -> 
             "options": options,
         },
     }
+
+
+def over_dns_limits(host_spec: Obj) -> str | None:
+    """Why the host would reject the translated pod's dnsConfig, in the tenant's terms; None when it fits. Checked
+    before anything is written, so such a pod leaves nothing behind on the host."""
+    config = host_spec.get("dnsConfig") or {}
+    nameservers, searches = config.get("nameservers") or [], config.get("searches") or []
+    added = "with the virtual cluster's DNS added, the pod's dnsConfig has"
+    if len(nameservers) > MAX_NAMESERVERS:
+        return f"{added} {len(nameservers)} nameservers; at most {MAX_NAMESERVERS} are allowed"
+    if len(searches) > MAX_SEARCHES:
+        return f"{added} {len(searches)} search paths; at most {MAX_SEARCHES} are allowed"
+    if len(" ".join(searches)) > MAX_SEARCH_CHARS:
+        return f"{added} search paths of {len(' '.join(searches))} characters; at most {MAX_SEARCH_CHARS} are allowed"
+    return None
 
 
 def host_aliases(vspec: Obj, vcluster_ip: str) -> list[Obj]:

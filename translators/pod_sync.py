@@ -15,6 +15,7 @@ from translators.kind import EnsureTokens, KindSpec, Notice, Obj, Refuse, Requeu
 from translators.markers import OBJECT_NAME, OBJECT_NAMESPACE, SKIP_BACKSYNC
 from translators.names import host_name, token_secret_name
 from translators.pause import lost_to_pause, pause_changed, pause_state, pin_to_node, pod_ended
+from translators.pod_dns import over_dns_limits
 from translators.pods import (
     PodContext,
     conditions_down,
@@ -113,7 +114,9 @@ def before_create(ctx: SyncContext, vpod: Obj) -> list[Step]:
     pctx = pod_context(ctx, vpod)
     if isinstance(pctx, str):
         return [Requeue(2.0, pctx if _age(vpod) > DNS_WARNING_AFTER else None)]
-    _, warnings = translate_pod(vpod, pctx)
+    host, warnings = translate_pod(vpod, pctx)
+    if problem := over_dns_limits(host["spec"]):
+        return [Refuse("invalid", problem)]
     return [*(Notice(w) for w in warnings), *_tokens(ctx, vpod)]
 
 

@@ -301,14 +301,14 @@ class Cluster:
 
     async def wipe_storage_async(self, timeout: float = 120) -> None:
         """Bring the API server back on an empty etcd (same certificates and keys), as after a lost or wiped etcd:
-        what the mass-deletion valve is tested against. Controllers keep running and re-list."""
-        for name in ("kube-apiserver", "etcd"):
-            await asyncio.to_thread(self.components[name].stop)
+        what the mass-deletion valve is tested against. The controllers are restarted too, as Kubernetes asks after
+        an etcd restore: their watches would wait silently for the old revisions."""
+        for component in reversed(list(self.components.values())):
+            await asyncio.to_thread(component.stop)
         await asyncio.to_thread(shutil.rmtree, self.dir / "etcd")
-        self.components["etcd"].start()
-        await asyncio.to_thread(self.wait_for, self._etcd_healthy, 60, "etcd to be healthy")
-        self.components["kube-apiserver"].start()
+        self.start_storage_and_apiserver()
         await asyncio.to_thread(self.wait_apiserver, timeout)
+        self.start_controllers()
 
     def stop(self) -> None:
         for component in reversed(list(self.components.values())):

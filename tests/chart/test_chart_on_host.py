@@ -369,6 +369,7 @@ def test_helm_install_upgrade_keeps_credentials_and_uninstall_removes_everything
     settings = ["--set", "persistence.enabled=false", "--set", "sync={+nodes}"]
     notes = helm_run("install", RELEASE, str(CHART), *settings)
     assert f"port-forward service/{RELEASE} 8443:443" in notes
+    assert f"vcsync pause {RELEASE} -n " in notes and "rbac.pauseSubjects" in notes
     installed = secret()
     service = cluster_pair.host.api("GET", f"/api/v1/namespaces/{t}/services/{RELEASE}")
     cluster_role = f"/apis/rbac.authorization.k8s.io/v1/clusterroles/vcsync-{t}-{RELEASE}"

@@ -425,3 +425,27 @@ def test_dockerfile_passes_hadolint_and_runs_vcsync_as_non_root() -> None:
     assert 'ENTRYPOINT ["vcsync"]' in final_stage and 'CMD ["run"]' in final_stage
     assert "USER 65532:65532" in final_stage and "HEALTHCHECK" not in final_stage
     assert "pip install" not in final_stage  # the runtime only receives the built virtualenv
+
+
+def test_pause_subjects_alone_get_the_pause_roles_in_both_namespaces(helm_bin: Path) -> None:
+    assert [r for r in objects(render(helm_bin, {}), "Role") if r["metadata"]["name"].endswith("-pause")] == []
+    group = {"kind": "Group", "name": "platform-ops", "apiGroup": "rbac.authorization.k8s.io"}
+    values = {"rbac": {"pauseSubjects": [group]}, "syncer": {"flags": {"targetNamespace": "team-a-pods"}}}
+    docs = render(helm_bin, values)
+    roles = {
+        r["metadata"]["namespace"]: r for r in objects(docs, "Role") if r["metadata"]["name"] == f"{RELEASE}-pause"
+    }
+    assert roles["vcsync"]["rules"] == [
+        {"apiGroups": [""], "resources": ["services"], "resourceNames": [RELEASE], "verbs": ["get", "patch"]},
+        {"apiGroups": ["apps"], "resources": ["statefulsets"], "verbs": ["list"]},
+        {"apiGroups": ["apps"], "resources": ["statefulsets"], "resourceNames": [RELEASE], "verbs": ["patch"]},
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
+    ]
+    assert roles["team-a-pods"]["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "delete"]}]
+    bindings = [b for b in objects(docs, "RoleBinding") if b["metadata"]["name"] == f"{RELEASE}-pause"]
+    assert sorted(b["metadata"]["namespace"] for b in bindings) == ["team-a-pods", "vcsync"]
+    assert all(b["subjects"] == [group] for b in bindings)
+    vcsync_roles = [r for r in objects(docs, "Role") if not r["metadata"]["name"].endswith("-pause")]
+    assert not any(
+        "patch" in rule["verbs"] and "statefulsets" in rule["resources"] for r in vcsync_roles for rule in r["rules"]
+    )

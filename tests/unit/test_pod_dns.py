@@ -3,7 +3,7 @@ with the virtual namespace's search path, reach `kubernetes`, and keep a hostnam
 
 from __future__ import annotations
 
-from translators.pod_dns import dns_fields, host_aliases, hostname
+from translators.pod_dns import dns_fields, host_aliases, hostname, over_dns_limits
 
 DNS_IP = "10.96.0.10"
 SEARCHES = ["team-a.svc.cluster.local", "svc.cluster.local", "cluster.local"]
@@ -74,3 +74,13 @@ def test_hostname_is_the_pod_name_cut_to_63_with_dots_dashed_and_trailing_dashes
     assert hostname({}, "web.v1") == "web-v1"
     name = "a" * 61 + ".-b"  # the cut keeps "a"*61 + ".-", which becomes "a"*61 + "--", then trimmed
     assert hostname({}, name) == "a" * 61
+
+
+def test_dns_entries_over_the_host_limits_are_told_in_the_tenants_terms():
+    fits = {"dnsConfig": {"nameservers": ["10.0.0.10", "1.1.1.1", "8.8.8.8"], "searches": ["a"] * 32}}
+    assert over_dns_limits(fits) is None and over_dns_limits({}) is None
+    assert over_dns_limits({"dnsConfig": {"nameservers": ["1", "2", "3", "4"]}}) == (
+        "with the virtual cluster's DNS added, the pod's dnsConfig has 4 nameservers; at most 3 are allowed"
+    )
+    assert "33 search paths; at most 32" in over_dns_limits({"dnsConfig": {"searches": ["a"] * 33}})
+    assert "characters; at most 2048" in over_dns_limits({"dnsConfig": {"searches": ["s" * 250] * 9}})
