@@ -42,6 +42,43 @@ async def test_watches_survive_host_and_virtual_apiserver_restarts(
     assert await syncer.metric("vcsync_watch_restarts_total") >= 2
 
 
+@pytest.mark.parametrize("side", ["virtual", "host"])
+async def test_syncing_goes_on_across_an_etcd_restart_and_writes_each_change_once(
+    side, run_syncer, cluster_pair, v, h, virtual_api, virtual_namespace, host_namespace
+):
+    vns, t = virtual_namespace, host_namespace
+    await others_gone(virtual_api, vns)  # their host copies' deletion would count as writes here
+    syncer = await run_syncer()
+    await v.create("config_map", vns, {"metadata": {"name": "before", "annotations": FORCED}, "data": {"a": "1"}})
+    await on_host(h, "config_map", t, "before", vns)
+    await syncer.settle()
+    written = await _host_writes_done(syncer)
+
+    await getattr(cluster_pair, side).restart_async("etcd")  # the API server stays up and reconnects
+
+    await v.create("config_map", vns, {"metadata": {"name": "after", "annotations": FORCED}, "data": {"b": "2"}})
+    await v.patch("config_map", vns, "before", {"data": {"a": "2"}})
+    await on_host(h, "config_map", t, "after", vns, timeout=60)
+    await eventually(
+        lambda: _host_value(h, t, vns, "before", "a", "2"), 60, "the update made after the restart on the host"
+    )
+    await syncer.settle()
+    assert await _host_writes_done(syncer) - written == 2  # one create, one update: nothing twice
+
+
+async def _host_writes_done(syncer) -> float:
+    """Host writes that succeeded (those refused while etcd was away are retried, not repeated)."""
+    verbs = {"create": "201", "patch": "200", "update": "200", "delete": "200"}
+    return sum(
+        [await syncer.metric("vcsync_api_requests_total", cluster="host", verb=v, code=c) for v, c in verbs.items()]
+    )
+
+
+async def _host_value(h, t: str, vns: str, name: str, key: str, value: str) -> bool:
+    copy = await h.get("config_map", t, host_name(name, vns, S))
+    return bool(copy) and copy.get("data", {}).get(key) == value
+
+
 async def test_relist_after_an_etcd_compaction_misses_no_change_and_writes_once(
     run_syncer, cluster_pair, v, h, virtual_api, virtual_namespace, host_namespace
 ):
