@@ -6,6 +6,7 @@ turns every failure into a requeue policy, a metric and, where the tenant should
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from syncer import metrics
@@ -26,6 +27,7 @@ OWNER_OWNED = ("metadata.ownerReferences",)
 
 
 HOST_NAME_INDEX = "host-name"
+TOMBSTONE_TTL = 60.0
 
 
 def _key(namespace: str | None, name: str) -> str:
@@ -49,6 +51,8 @@ class Controller(KeyedWorker):
         # orphans whose virtual object vanished unseen (a re-list, or before start-up), and those the valve holds
         self._unseen: set[str] = set()
         self._held: set[str] = set()
+        # deleted virtual objects, for a short while, for kinds that may restore what vcsync's writes deleted
+        self._tombstones: dict[str, tuple[float, Obj]] = {}
 
     # ---- wiring --------------------------------------------------------------------------------------------
     def wire(self) -> None:
@@ -56,6 +60,8 @@ class Controller(KeyedWorker):
         self.vstore.add_handler(lambda old, new: self.enqueue(key_of(new or old)))
         self.hstore.add_handler(lambda old, new: self._enqueue_host(new or old))
         self.vstore.add_unseen_removal_handler(self._unseen.add)
+        if self.spec.restore_vanished:
+            self.vstore.add_handler(lambda old, new: self._bury(old) if old is not None and new is None else None)
         self.engine.store("own", SERVICES).add_handler(lambda old, new: self._release_held())  # allow-until
         for trigger in self.spec.triggers:
             store = self.engine.store(trigger.side, trigger.resource)
@@ -149,6 +155,10 @@ class Controller(KeyedWorker):
                 return (await self._run(key, None, [self._recreating[key]]))[0]
         if vobj is None and host is None and spec.leftovers:
             return (await self._run(key, None, spec.leftovers(self.ctx, key)))[0]
+        if vobj is None and (body := self._restorable(key)) is not None:
+            namespace, name = split_key(key)
+            restore = Write("virtual", "create", spec.resource, namespace, name, body, why="restore")
+            return (await self._run(key, None, [restore]))[0]
         if vobj is None:
             if host is not None and spec.virtual_gone:
                 return (await self._run(key, None, spec.virtual_gone(self.ctx, host)))[0]
@@ -170,6 +180,22 @@ class Controller(KeyedWorker):
         if spec.must_recreate(host, desired):
             return await self._delete_host(host, "immutable change")
         return await self._update(key, host, desired)
+
+    # ---- restoring what our own writes made others delete ----------------------------------------------------
+    def _bury(self, old: Obj) -> None:
+        now = time.monotonic()
+        self._tombstones = {k: v for k, v in self._tombstones.items() if now - v[0] < TOMBSTONE_TTL}
+        self._tombstones[key_of(old)] = (now, old)
+
+    def _restorable(self, key: str) -> Obj | None:
+        """The body to create a just-deleted virtual object again, if its kind says the deletion was collateral."""
+        buried = self._tombstones.get(key)
+        if buried is None or self.spec.restore_vanished is None:
+            return None
+        body = self.spec.restore_vanished(self.ctx, buried[1])
+        if body is not None:
+            del self._tombstones[key]
+        return body
 
     # ---- the mass-deletion valve (syncer/deletionvalve.py) ---------------------------------------------------------
     async def _hold(self, key: str) -> bool:

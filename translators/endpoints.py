@@ -4,6 +4,8 @@ renamed to the host pods. The pieces shared with EndpointSlices (policy, targetR
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -18,6 +20,7 @@ POD_IP_INDEX = "pod-ip"  # host pods by canonical pod IP
 ADDRESS_IP_INDEX = "address-ip"  # virtual Endpoints (and EndpointSlices) by the canonical IPs they list
 ADDRESS_FIELDS = ("addresses", "notReadyAddresses")
 OWNED = ("subsets",)
+RESTORE_WINDOW = 30.0
 
 
 # ---- shared with EndpointSlices -------------------------------------------------------------------------------
@@ -59,6 +62,30 @@ def selectorless_service(ctx: SyncContext, namespace: str, name: str) -> bool:
         return False
     service = ctx.virtual(SERVICES).get(f"{namespace}/{name}")
     return service is not None and not (service.get("spec") or {}).get("selector")
+
+
+def restore_vanished(ctx: SyncContext, endpoints: Obj, now: float | None = None) -> Obj | None:
+    """The Endpoints of a selector-less Service again, when they vanished because the Service was re-created after
+    them (vcsync re-creates a virtual Service to give it the host ClusterIP, and the virtual endpoints controller
+    deletes the Endpoints of any Service it sees deleted, selector or not). Only within RESTORE_WINDOW seconds of
+    the Service's creation: a tenant deleting their Endpoints later means it."""
+    meta = endpoints["metadata"]
+    service = ctx.virtual(SERVICES).get(f"{meta['namespace']}/{meta['name']}")
+    if service is None or not selectorless_service(ctx, meta["namespace"], meta["name"]):
+        return None
+    service_created = _timestamp(service["metadata"].get("creationTimestamp"))
+    endpoints_created = _timestamp(meta.get("creationTimestamp"))
+    current = time.time() if now is None else now
+    if not (endpoints_created <= service_created and current - service_created <= RESTORE_WINDOW):
+        return None
+    kept = {key: meta[key] for key in ("name", "namespace", "labels", "annotations") if meta.get(key)}
+    return {"apiVersion": "v1", "kind": "Endpoints", "metadata": kept, "subsets": endpoints.get("subsets") or []}
+
+
+def _timestamp(value: str | None) -> float:
+    if not value:
+        return 0.0
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
 def _host_target_ref(ctx: SyncContext, ref: Obj, namespace: str) -> Obj | None:
@@ -149,6 +176,7 @@ KIND = KindSpec(
     metadata=metadata,
     before_create=lambda ctx, endpoints: warn_on_change(translate(ctx, endpoints), None, OWNED),
     existing=lambda ctx, endpoints, host: warn_on_change(translate(ctx, endpoints), host, OWNED),
+    restore_vanished=restore_vanished,
     virtual_indexes={ENDPOINTS: {ADDRESS_IP_INDEX: address_ips}},
     host_indexes={PODS: {POD_IP_INDEX: host_pod_ips}},
     triggers=(

@@ -149,5 +149,7 @@ class KindSpec:
     host_gone: Callable[[SyncContext, Obj], list[Step] | None] | None = None
     virtual_gone: Callable[[SyncContext, Obj], list[Step]] | None = None
     leftovers: Callable[[SyncContext, str], list[Step]] | None = None  # neither side exists: clean what remains
+    # a virtual object deleted as a side effect of vcsync's own writes: the body to create it again, else None
+    restore_vanished: Callable[[SyncContext, Obj], Obj | None] | None = None
     host_indexes: Mapping[Resource, Mapping[str, Callable[[Obj], Iterable[str]]]] = field(default_factory=dict)
     reads: tuple[tuple[str, Resource], ...] = ()  # further (side, resource) caches the hooks look up

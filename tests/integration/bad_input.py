@@ -22,7 +22,7 @@ class Case:
     outcome: str
     says: str = ""  # in the Warning event (trimmed, refused)
     check: Callable[[Obj], bool] = field(default=lambda host: True)  # on the host copy (synced, trimmed)
-    before: tuple[tuple[str, Obj], ...] = ()  # objects it needs, created (and synced) first
+    before: tuple[tuple[str, Obj], ...] = ()  # objects it needs, created first
 
     @property
     def name(self) -> str:

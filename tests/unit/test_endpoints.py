@@ -367,3 +367,53 @@ def test_a_host_pod_ip_change_requeues_the_slices_listing_that_ip() -> None:
     assert set().union(*(ctx.virtual(ENDPOINTSLICES).keys_by_index(trigger.via_index, v) for v in values)) == {
         "team-a/db-abc"
     }
+
+
+# ---- Endpoints deleted because vcsync re-created their Service for the host ClusterIP ------------------------
+def _restore_ctx(service: dict[str, Any] | None) -> SimpleNamespace:
+    services = Store("services", "virtual")
+    if service is not None:
+        services.upsert(service)
+    return SimpleNamespace(virtual=lambda res: services if res is SERVICES else Store("x", "virtual"))
+
+
+def _service_created(at: str, selector: dict[str, str] | None = None) -> dict[str, Any]:
+    spec = {"selector": selector} if selector else {}
+    return {
+        "metadata": {"name": "db", "namespace": "shop", "creationTimestamp": at, "resourceVersion": "1"},
+        "spec": spec,
+    }
+
+
+GONE = {
+    "metadata": {
+        "name": "db",
+        "namespace": "shop",
+        "uid": "e1",
+        "resourceVersion": "7",
+        "creationTimestamp": "2026-12-02T10:00:00Z",
+        "labels": {"team": "a"},
+    },
+    "subsets": [{"addresses": [{"ip": "10.0.0.5"}], "ports": [{"port": 5432}]}],
+}
+NOW = 1796205610.0  # 2026-12-02T10:00:10Z
+
+
+def test_endpoints_deleted_by_their_services_re_creation_come_back_as_they_were():
+    body = endpoints.restore_vanished(_restore_ctx(_service_created("2026-12-02T10:00:01Z")), GONE, now=NOW)
+    assert body == {
+        "apiVersion": "v1",
+        "kind": "Endpoints",
+        "metadata": {"name": "db", "namespace": "shop", "labels": {"team": "a"}},
+        "subsets": GONE["subsets"],
+    }
+
+
+def test_endpoints_deleted_otherwise_stay_deleted():
+    older_service = _restore_ctx(_service_created("2026-12-02T09:59:00Z"))  # the tenant deleted them later
+    assert endpoints.restore_vanished(older_service, GONE, now=NOW) is None
+    assert endpoints.restore_vanished(_restore_ctx(None), GONE, now=NOW) is None  # with their Service
+    selected = _restore_ctx(_service_created("2026-12-02T10:00:01Z", {"app": "db"}))  # the controller's to fill
+    assert endpoints.restore_vanished(selected, GONE, now=NOW) is None
+    recent = _restore_ctx(_service_created("2026-12-02T10:00:01Z"))
+    assert endpoints.restore_vanished(recent, GONE, now=NOW + endpoints.RESTORE_WINDOW) is None  # long after
