@@ -10,7 +10,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
+import yaml
 from kubernetes_asyncio import client
+
+from syncer.controlplane import ClusterPair
 
 T = TypeVar("T")
 
@@ -67,3 +70,25 @@ async def vcsync(*args: str, kubeconfig: Path | str) -> tuple[int, str, str]:
     )
     out, err = await asyncio.wait_for(proc.communicate(), 150)
     return proc.returncode or 0, out.decode(), err.decode()
+
+
+def token_kubeconfig(pair: ClusterPair, namespace: str, account: str, path: Path) -> Path:
+    """A host kubeconfig that authenticates as `namespace/account` (TokenRequest), trusting the host's CA."""
+    request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 3600}}
+    token = pair.host.api("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{account}/token", request)
+    admin = yaml.safe_load(pair.host.kubeconfig.read_text())
+    server = admin["clusters"][0]["cluster"]  # the test clusters embed their CA (certificate-authority-data)
+    cluster = {"server": server["server"], "certificate-authority-data": server["certificate-authority-data"]}
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "host", "cluster": cluster}],
+                "users": [{"name": account, "user": {"token": token["status"]["token"]}}],
+                "contexts": [{"name": "host", "context": {"cluster": "host", "user": account}}],
+                "current-context": "host",
+            }
+        )
+    )
+    return path

@@ -45,7 +45,7 @@ from tests.chart.chart import (
 )
 from tests.conftest import COREDNS
 from tests.kube import Any_, Core, pod
-from tests.support import eventually, vcsync
+from tests.support import eventually, token_kubeconfig, vcsync
 from translators.names import host_name
 
 pytestmark = pytest.mark.controlplane
@@ -71,28 +71,6 @@ def _apply(pair: ClusterPair, docs: list[dict[str, Any]], *extra: str) -> subpro
     result = kubectl(pair, "apply", *extra, "-f", "-", stdin=_stream(docs))
     assert result.returncode == 0, result.stderr
     return result
-
-
-def _token_kubeconfig(pair: ClusterPair, namespace: str, account: str, path: Path) -> Path:
-    """A host kubeconfig that authenticates as `namespace/account` (TokenRequest), trusting the host's CA."""
-    request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 3600}}
-    token = pair.host.api("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{account}/token", request)
-    admin = yaml.safe_load(pair.host.kubeconfig.read_text())
-    server = admin["clusters"][0]["cluster"]  # the test clusters embed their CA (certificate-authority-data)
-    cluster = {"server": server["server"], "certificate-authority-data": server["certificate-authority-data"]}
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "host", "cluster": cluster}],
-                "users": [{"name": account, "user": {"token": token["status"]["token"]}}],
-                "contexts": [{"name": "host", "context": {"cluster": "host", "user": account}}],
-                "current-context": "host",
-            }
-        )
-    )
-    return path
 
 
 async def _status(kubeconfig: Path, method: str, path: str, body: dict[str, Any] | None = None) -> int:
@@ -139,7 +117,7 @@ async def _chart_syncer(
 ) -> AsyncIterator[tuple[syncer_process.Syncer, Path]]:
     """vcsync as the chart runs it, authenticated with a token of the chart's ServiceAccount; ready on entry,
     stopped on exit. Yields the process and that token's kubeconfig."""
-    kubeconfig = _token_kubeconfig(pair, namespace, RELEASE, tmp_path / "host-token.kubeconfig")
+    kubeconfig = token_kubeconfig(pair, namespace, RELEASE, tmp_path / "host-token.kubeconfig")
     syncer = syncer_process.Syncer(pair, name=RELEASE, target=namespace, args=(), log_path=tmp_path / "vcsync.log")
     syncer.argv = [sys.executable, "-m", "syncer.cli", *_adapted(vcsync_args(docs), pair, kubeconfig, syncer)]
     monkeypatch.setenv("POD_NAMESPACE", namespace)  # the chart sets both from the downward API
@@ -415,7 +393,7 @@ async def test_pause_subjects_pause_and_resume_with_only_the_chart_role_and_vcsy
     }
     await h.create("pod", t, workload)
     await h.create("pod", t, pod("bystander"))
-    token = _token_kubeconfig(cluster_pair, t, "sleeper", tmp_path / "sleeper.kubeconfig")
+    token = token_kubeconfig(cluster_pair, t, "sleeper", tmp_path / "sleeper.kubeconfig")
 
     code, out, err = await vcsync("pause", RELEASE, "-n", t, kubeconfig=token)
     assert code == 0 and "is paused" in out, (out, err)
@@ -433,6 +411,6 @@ async def test_pause_subjects_pause_and_resume_with_only_the_chart_role_and_vcsy
             ("PATCH", f"/api/v1/namespaces/{t}/services/other", {}),
         ],
     )
-    syncer_token = _token_kubeconfig(cluster_pair, t, RELEASE, tmp_path / "vcsync.kubeconfig")
+    syncer_token = token_kubeconfig(cluster_pair, t, RELEASE, tmp_path / "vcsync.kubeconfig")
     code, _, err = await vcsync("pause", RELEASE, "-n", t, kubeconfig=syncer_token)
     assert code == 1 and "refused" in err and "forbidden" in err.lower(), err  # vcsync cannot pause itself
