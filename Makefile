@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: dev test unit lint fmt docs controlplane helm chart-schema bench venv clean
+.PHONY: dev test unit lint fmt docs controlplane helm chart-schema bench chaos venv clean
 
 dev: controlplane venv  ## host + virtual clusters (and the syncer) on this machine; Ctrl-C stops them
 	$(BIN)/vcsync dev $(ARGS)
@@ -35,6 +35,10 @@ chart-schema: venv  ## regenerate helm/vcsync/values.schema.json from the flag t
 
 bench: controlplane venv  ## benchmarks on local control planes -> bench/results/<date>-<host>.md + .png (ARGS=--smoke: ~7 min)
 	$(BIN)/python -m bench $(ARGS)
+
+RUNS ?= 20
+chaos: controlplane venv  ## seeded chaos runs (RUNS=200; replay one with VCSYNC_CHAOS_SEEDS=<seed>); CI runs three
+	VCSYNC_CHAOS_SEEDS=$${VCSYNC_CHAOS_SEEDS:-$$(seq -s, 1 $(RUNS))} $(BIN)/pytest -ra tests/chaos $(ARGS)
 
 controlplane:  ## build (once, cached by version) kube-apiserver & co., etcd and kwok from Go modules
 	@bash hack/controlplane/build.sh >/dev/null

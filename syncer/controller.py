@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from typing import Any
 
 from syncer import metrics
@@ -52,14 +53,14 @@ class Controller(KeyedWorker):
         self._unseen: set[str] = set()
         self._held: set[str] = set()
         # deleted virtual objects, for a short while, for kinds that may restore what vcsync's writes deleted
-        self._tombstones: dict[str, tuple[float, Obj]] = {}
+        self._tombstones: OrderedDict[str, tuple[float, Obj]] = OrderedDict()
 
     # ---- wiring --------------------------------------------------------------------------------------------
     def wire(self) -> None:
         self.vstore.add_index(HOST_NAME_INDEX, self._host_name_of)
         self.vstore.add_handler(lambda old, new: self.enqueue(key_of(new or old)))
         self.hstore.add_handler(lambda old, new: self._enqueue_host(new or old))
-        self.vstore.add_unseen_removal_handler(self._unseen.add)
+        self.vstore.add_unseen_removal_handler(self._note_unseen)
         if self.spec.restore_vanished:
             self.vstore.add_handler(lambda old, new: self._bury(old) if old is not None and new is None else None)
         self.engine.store("own", SERVICES).add_handler(lambda old, new: self._release_held())  # allow-until
@@ -183,9 +184,13 @@ class Controller(KeyedWorker):
 
     # ---- restoring what our own writes made others delete ----------------------------------------------------
     def _bury(self, old: Obj) -> None:
+        """Keep a deleted object for TOMBSTONE_TTL seconds (oldest first, so expired ones leave from the front)."""
         now = time.monotonic()
-        self._tombstones = {k: v for k, v in self._tombstones.items() if now - v[0] < TOMBSTONE_TTL}
-        self._tombstones[key_of(old)] = (now, old)
+        while self._tombstones and now - next(iter(self._tombstones.values()))[0] >= TOMBSTONE_TTL:
+            self._tombstones.popitem(last=False)
+        key = key_of(old)
+        self._tombstones.pop(key, None)
+        self._tombstones[key] = (now, old)
 
     def _restorable(self, key: str) -> Obj | None:
         """The body to create a just-deleted virtual object again, if its kind says the deletion was collateral."""
@@ -198,6 +203,11 @@ class Controller(KeyedWorker):
         return body
 
     # ---- the mass-deletion valve (syncer/deletionvalve.py) ---------------------------------------------------------
+    def _note_unseen(self, key: str) -> None:
+        """Only objects with a host copy count: the valve weighs host objects about to be deleted."""
+        if self.hstore.get(_key(*self.names.to_host(*split_key(key)))) is not None:
+            self._unseen.add(key)
+
     async def _hold(self, key: str) -> bool:
         valve = self.engine.valve
         if not valve.holds(len(self._unseen), len(self.hstore)):

@@ -1,6 +1,6 @@
-"""Rows of the fault table that need more than a restart: the syncer killed in the middle of a burst of pods, a
-host watch that comes back 410 Gone after changes vcsync never saw, and a host that throttles vcsync with 429s.
-Each row asserts convergence and that nothing was done twice."""
+"""Rows of the fault table that need more than a restart: the syncer killed in the middle of a burst of pods and a
+host watch that comes back 410 Gone after changes vcsync never saw. Each row asserts convergence and that nothing
+was done twice."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ from kubernetes_asyncio import client
 from tests.conftest import POD_SYNC, S
 from tests.integration.test_sync_configmaps_secrets import on_host
 from tests.integration.test_sync_resilience import FORCED, compact_etcd
-from tests.kube import Any_
-from tests.support import eventually, token_kubeconfig
+from tests.support import eventually
 from translators.names import host_name
 
 pytestmark = pytest.mark.controlplane
@@ -79,72 +78,6 @@ async def test_a_host_watch_gone_after_compaction_repairs_what_changed_while_it_
     await on_host(h, "config_map", t, "deleted", vns, timeout=60)
     await on_host(h, "config_map", t, "edited", vns, timeout=60, data={"a": "1"})
     assert await syncer.metric("vcsync_watch_restarts_total", cluster="host", reason="gone") >= 1
-
-
-APF = "/apis/flowcontrol.apiserver.k8s.io/v1"
-THROTTLED = "vcsync-throttled"
-
-
-def _throttle(account: str, namespace: str) -> tuple[dict, dict]:
-    """API Priority and Fairness objects giving `account` one seat and no queue: what it sends in parallel gets 429."""
-    level = {
-        "metadata": {"name": THROTTLED},
-        "spec": {
-            "type": "Limited",
-            "limited": {"nominalConcurrencyShares": 1, "lendablePercent": 0, "limitResponse": {"type": "Reject"}},
-        },
-    }
-    everything = {"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"], "clusterScope": True, "namespaces": ["*"]}
-    schema = {
-        "metadata": {"name": THROTTLED},
-        "spec": {
-            "matchingPrecedence": 100,
-            "priorityLevelConfiguration": {"name": THROTTLED},
-            "rules": [
-                {
-                    "subjects": [
-                        {"kind": "ServiceAccount", "serviceAccount": {"name": account, "namespace": namespace}}
-                    ],
-                    "resourceRules": [everything],
-                    "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
-                }
-            ],
-        },
-    }
-    return level, schema
-
-
-async def test_a_host_that_answers_429_is_waited_for_and_everything_syncs_once(
-    run_syncer, cluster_pair, host_api, v, h, virtual_namespace, host_namespace, tmp_path
-):
-    vns, t = virtual_namespace, host_namespace
-    host = Any_(host_api)
-    await h.create("service_account", t, {"metadata": {"name": "throttled"}})
-    binding = {
-        "metadata": {"name": f"{THROTTLED}-{t}"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
-        "subjects": [{"kind": "ServiceAccount", "name": "throttled", "namespace": t}],
-    }
-    await host.call("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", binding)
-    level, schema = _throttle("throttled", t)
-    await host.call("POST", f"{APF}/prioritylevelconfigurations", level)
-    await host.call("POST", f"{APF}/flowschemas", schema)
-    try:
-        kubeconfig = token_kubeconfig(cluster_pair, t, "throttled", tmp_path / "throttled.kubeconfig")
-        syncer = await run_syncer(f"--host-kubeconfig={kubeconfig}", "--workers=20")
-        names = [f"cm-{i}" for i in range(60)]
-        for name in names:
-            await v.create("config_map", vns, {"metadata": {"name": name, "annotations": FORCED}, "data": {"a": "1"}})
-        for name in names:
-            await on_host(h, "config_map", t, name, vns, timeout=120)
-        assert await syncer.metric("vcsync_api_requests_total", cluster="host", code="429") >= 1, "never throttled"
-        await syncer.settle()
-        created = await syncer.metric("vcsync_api_requests_total", cluster="host", verb="create", code="201")
-        assert created == len(names)  # each ConfigMap created once, however often it was refused
-    finally:
-        for path in (f"{APF}/flowschemas/{THROTTLED}", f"{APF}/prioritylevelconfigurations/{THROTTLED}"):
-            await host.call("DELETE", path)
-        await host.call("DELETE", f"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{THROTTLED}-{t}")
 
 
 async def _at_least(pods, count: int) -> bool:
