@@ -10,7 +10,7 @@ import uuid
 from collections import OrderedDict
 from typing import Any
 
-from syncer.kube.api import ApiError, KubeApi
+from syncer.kube.api import ApiError, KubeApi, NotLeader
 from syncer.kube.resources import EVENTS
 from syncer.log import get_logger
 from syncer.ratelimit import TokenBucket
@@ -48,7 +48,7 @@ class EventRecorder:
             return
         try:
             await self._record(obj, reason, message)
-        except ApiError as e:
+        except (ApiError, NotLeader, OSError, TimeoutError) as e:  # a late lease renewal refuses it too
             log.warning("could not record event", vns=meta.get("namespace"), vname=meta["name"], error=str(e))
 
     def _limiter(self, uid: str) -> TokenBucket:

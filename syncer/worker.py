@@ -1,6 +1,7 @@
 """What every controller shares: a work queue with N workers, one key at a time, and the failure policy of
 SPEC §9.4 and §12 (409 -> retry in 1 s, 429 -> Retry-After, 422/403 -> event + backoff, bugs -> "internal error" +
-backoff), the flap guard, the metrics, and readiness once every initial key was processed once."""
+backoff, a write refused at the leader gate -> retry in 1 s), the flap guard, the metrics, and readiness once every
+initial key was processed once."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from syncer.workqueue import FlapGuard, QueueShutDown, WorkQueue
 from translators.kind import Obj
 
 log = get_logger("controller")
+NOT_LEADER_RETRY = 1.0  # seconds: a key refused at the leader gate is tried again after this
 
 
 class SyncFailure(Exception):
@@ -76,6 +78,9 @@ class KeyedWorker:
                 return
             try:
                 await self._process(key)
+            except Exception:  # a worker that dies would strand its kind's keys for good
+                log.error("worker error", **self.fields(key, "skip"), error=traceback.format_exc())
+                self.queue.add_rate_limited(key)
             finally:
                 self.queue.done(key)
                 self._initial.discard(key)
@@ -92,11 +97,15 @@ class KeyedWorker:
             if result == "changed" and observed is not None:
                 metrics.SYNC_LATENCY.labels(self.name, self.direction).observe(time.monotonic() - observed)
         except NotLeader:
+            # the lease's renewal is late (an API server or etcd restart): writes wait at the gate. If the lease is
+            # lost the process exits and the next leader starts from scratch; if it is renewed, the key must not be
+            # dropped, or its change would wait for the next resync
             result = "error"
+            self.queue.add_after(key, NOT_LEADER_RETRY)
         except SyncFailure as e:
             result = "conflict" if e.reason == "unmanaged_conflict" else "error"
+            self.queue.add_rate_limited(key)  # first: whatever happens while reporting, the key is retried
             await self._report(key, e)
-            self.queue.add_rate_limited(key)
         except ApiError as e:
             result = await self._handle_api_error(key, e)
         except (OSError, TimeoutError) as e:
@@ -104,8 +113,8 @@ class KeyedWorker:
             self.queue.add_rate_limited(key)
         except Exception:  # a bug must not kill the worker: report it without details, back off
             log.error("internal error", **self.fields(key, "skip"), error=traceback.format_exc())
-            await self._report(key, SyncFailure("internal", "internal error"))
             self.queue.add_rate_limited(key)
+            await self._report(key, SyncFailure("internal", "internal error"))
         finally:
             metrics.SYNC_TOTAL.labels(self.name, self.direction, result).inc()
             metrics.RECONCILE_DURATION.labels(self.name).observe(time.monotonic() - started)
@@ -118,11 +127,11 @@ class KeyedWorker:
             self.queue.add_after(key, min(e.retry_after or 5.0, 60.0))
             return "error"
         reason = {422: "invalid", 403: "quota" if "exceeded quota" in e.message else "host_rejected"}.get(e.status)
+        self.queue.add_rate_limited(key)
         if reason:
             await self._report(key, SyncFailure(reason, e.message))
         else:
             log.warning("sync failed", **self.fields(key, "skip"), error=str(e))
-        self.queue.add_rate_limited(key)
         return "error"
 
     async def _report(self, key: str, failure: SyncFailure) -> None:

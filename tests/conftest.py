@@ -123,18 +123,26 @@ async def run_syncer(cluster_pair: ClusterPair, host_namespace: str, tmp_path):
     started: list[syncer_process.Syncer] = []
 
     async def start(*args: str, name: str = "vc", target: str | None = None, wait: bool = True):
-        syncer = syncer_process.Syncer(
-            cluster_pair,
-            name=name,
-            target=target or host_namespace,
-            args=args,
-            log_path=tmp_path / f"syncer-{len(started)}.log",
-        )
-        started.append(syncer)
-        await syncer.start()
-        if wait:
-            await syncer.wait_ready()
-        return syncer
+        for attempt in range(3):
+            syncer = syncer_process.Syncer(
+                cluster_pair,
+                name=name,
+                target=target or host_namespace,
+                args=args,
+                log_path=tmp_path / f"syncer-{len(started)}.log",
+            )
+            started.append(syncer)
+            await syncer.start()
+            if not wait:
+                return syncer
+            try:
+                await syncer.wait_ready()
+                return syncer
+            except AssertionError:
+                # free ports are picked before the process binds them: another process may take one in between
+                if attempt == 2 or "address already in use" not in syncer.log_text():
+                    raise
+        raise AssertionError("unreachable")
 
     yield start
     for syncer in started:
