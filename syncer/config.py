@@ -160,6 +160,15 @@ FLAGS: tuple[Flag, ...] = (
     _num("virtual-burst", int, 2000, "virtual client burst"),
     _num("workers", int, 10, "workers per kind"),
     _dur("request-timeout", 30, "timeout of non-watch API requests"),
+    # measured on v1.36: bookmarks come on one-minute ticks, but only once the kind's watch cache has passed the
+    # version the watch began at, so on a quiet kind the first one can take two ticks (up to 122 s seen); 150 s sits
+    # between the second and third tick
+    _dur(
+        "watch-idle-timeout",
+        150,
+        "the longest a watch may deliver nothing (no event, no bookmark) before vcsync drops its connection and "
+        "watches again from its last resourceVersion; a healthy watch gets a bookmark every one or two minutes",
+    ),
     _dur("shutdown-timeout", 20, "time to finish in-flight work on SIGTERM"),
     Flag(
         "mass-deletion-share",
@@ -276,6 +285,7 @@ class Config:
     virtual_burst: int
     workers: int
     request_timeout: float
+    watch_idle_timeout: float
     shutdown_timeout: float
     mass_deletion_share: float
     mass_deletion_minimum: int

@@ -77,8 +77,15 @@ class Engine:
                 retry_period=config.retry_period,
             )
         gate = self.leader.check if self.leader else None
+        idle = config.watch_idle_timeout
         self.host_api = KubeApi(
-            host_client, "host", bucket=host_bucket, request_timeout=timeout, write_gate=gate, dry_run=config.dry_run
+            host_client,
+            "host",
+            bucket=host_bucket,
+            request_timeout=timeout,
+            watch_idle_timeout=idle,
+            write_gate=gate,
+            dry_run=config.dry_run,
         )
         virtual_bucket = TokenBucket(config.virtual_qps, config.virtual_burst)
         self.virtual_api = KubeApi(
@@ -86,6 +93,7 @@ class Engine:
             "virtual",
             bucket=virtual_bucket,
             request_timeout=timeout,
+            watch_idle_timeout=idle,
             write_gate=gate,
             dry_run=config.dry_run,
         )

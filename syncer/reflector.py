@@ -1,8 +1,8 @@
 """Keeps one Store equal to the server: paged LIST, then WATCH from the list's resourceVersion with bookmarks.
-End of stream re-watches from the last version seen; 410 Gone re-lists (the store emits only the difference);
-other errors back off 0.8 s doubling to 30 s with jitter, and the first watch after them checks that the server's
-storage did not go back in time (etcd wiped or restored), which a watch would not tell. `synced` is set after the
-first complete LIST."""
+End of stream, and a stream idle for --watch-idle-timeout (WatchIdle), re-watch from the last version seen; 410 Gone
+re-lists (the store emits only the difference); other errors back off 0.8 s doubling to 30 s with jitter. The first
+watch after an idle stream or an error checks that the server's storage did not go back in time (etcd wiped or
+restored), which a watch would not tell. `synced` is set after the first complete LIST."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import aiohttp
 
 from syncer import metrics
 from syncer.cache import Store
-from syncer.kube.api import ApiError, KubeApi
+from syncer.kube.api import ApiError, KubeApi, WatchIdle
 from syncer.kube.resources import Resource
 from syncer.log import get_logger
 from syncer.ratelimit import Backoff
@@ -62,6 +62,16 @@ class Reflector:
                     self._restarted("gone" if e.gone else "storage_back")
                     continue
                 await self._back_off(backoff, e)
+            except WatchIdle as e:  # a dead connection, not a failing server: at once, on a fresh connection
+                log.warning(
+                    "watch stalled; watching again",
+                    cluster=self.api.cluster,
+                    kind=self.res.plural,
+                    error=str(e),
+                    resource_version=self.resource_version,
+                )
+                self._restarted("idle")
+                self._reconnecting = True
             except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as e:
                 await self._back_off(backoff, e)
 

@@ -1,6 +1,6 @@
 """Plain-dict requests and watches against one API server, wrapping kubernetes_asyncio's transport once.
-It fixes the client's traps here and nowhere else: every request has a timeout (watches a socket-read timeout,
-so a dead stream is noticed), non-2xx statuses always raise (also without preloading), watch ERROR events
+It fixes the client's traps here and nowhere else: every request has a timeout (watches an idle timeout, so a
+stalled stream raises WatchIdle), non-2xx statuses always raise (also without preloading), watch ERROR events
 (410 Gone) raise instead of being yielded, and writes pass the leader gate, the rate limit and dry-run."""
 
 from __future__ import annotations
@@ -59,6 +59,11 @@ class ApiError(Exception):
         return "Too large resource version" in self.message
 
 
+class WatchIdle(Exception):
+    """A watch delivered nothing, not even a bookmark, for the idle timeout: its connection is taken as dead (a
+    black-holing NAT or load balancer keeps it open) and closed, so the caller can watch again on a fresh one."""
+
+
 class NotLeader(Exception):
     """A write was attempted without a fresh lease: refused before it reaches the server."""
 
@@ -97,6 +102,7 @@ class KubeApi:
         *,
         bucket: TokenBucket,
         request_timeout: float = 30.0,
+        watch_idle_timeout: float = 150.0,
         write_gate: Callable[[], None] | None = None,
         dry_run: bool = False,
     ) -> None:
@@ -104,6 +110,7 @@ class KubeApi:
         self.cluster = cluster
         self._bucket = bucket
         self._timeout = request_timeout
+        self._idle_timeout = watch_idle_timeout
         self._write_gate = write_gate
         self.dry_run = dry_run
 
@@ -198,7 +205,10 @@ class KubeApi:
         label_selector: str = "",
         field_selector: str = "",
     ) -> AsyncIterator[dict[str, Any]]:
-        """Yield watch events (bookmarks included) until the server ends the stream; ERROR events raise."""
+        """Yield watch events (bookmarks included) until the server ends the stream; ERROR events raise, and so does
+        a stream that delivers nothing for the idle timeout (WatchIdle). The server sends bookmarks on one-minute ticks
+        to watches that allow them (skipping ticks until its cache passes the watch's first version), so a healthy
+        watch is never idle for long."""
         query = [
             ("watch", "true"),
             ("allowWatchBookmarks", "true"),
@@ -209,9 +219,13 @@ class KubeApi:
             query.append(("labelSelector", label_selector))
         if field_selector:
             query.append(("fieldSelector", field_selector))
-        timeout = aiohttp.ClientTimeout(total=None, connect=self._timeout, sock_read=timeout_seconds + 30)
+        idle = self._idle_timeout
+        timeout = aiohttp.ClientTimeout(total=None, connect=self._timeout, sock_read=idle)  # also the headers' wait
         await self._bucket.acquire()
-        resp = await self._open("GET", res.path(namespace), query=query, timeout=timeout)
+        try:
+            resp = await self._open("GET", res.path(namespace), query=query, timeout=timeout)
+        except aiohttp.SocketTimeoutError as e:
+            raise WatchIdle(f"no answer for {idle:g}s") from e
         metrics.API_REQUESTS.labels(self.cluster, "watch", str(resp.status)).inc()
         try:
             if resp.status >= 300:
@@ -221,6 +235,9 @@ class KubeApi:
                 if event.get("type") == "ERROR":
                     raise ApiError.from_status(500, event.get("object") or {})
                 yield event
+        except aiohttp.SocketTimeoutError as e:
+            resp.close()  # never back into the pool
+            raise WatchIdle(f"no event or bookmark for {idle:g}s") from e
         finally:
             resp.release()
 

@@ -162,6 +162,7 @@ def test_every_vcsync_flag_is_a_value_rendered_into_a_command_line_vcsync_accept
         "virtualBurst": (3000, 3000),
         "workers": (3, 3),
         "requestTimeout": ("45s", 45.0),
+        "watchIdleTimeout": ("3m", 180.0),
         "shutdownTimeout": ("25s", 25.0),
         "massDeletionShare": (0.25, 0.25),
         "massDeletionMinimum": (0, 0),

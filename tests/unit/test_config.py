@@ -62,7 +62,7 @@ def test_defaults_apply_when_nothing_sets_a_flag():
         "cluster.local",
     )
     assert (config.lease_duration, config.renew_deadline, config.retry_period) == (15.0, 10.0, 2.0)
-    assert (config.request_timeout, config.shutdown_timeout) == (30.0, 20.0)
+    assert (config.request_timeout, config.watch_idle_timeout, config.shutdown_timeout) == (30.0, 150.0, 20.0)
     assert (config.fake_node_lease_duration, config.fake_node_status_interval) == (40.0, 60.0)
     assert (config.host_qps, config.host_burst, config.virtual_qps, config.virtual_burst) == (100.0, 200, 1000.0, 2000)
     assert (config.metrics_bind_address, config.health_bind_address) == (":8080", ":8081")
@@ -300,8 +300,8 @@ def test_kubelet_serving_certificate_needs_its_key():
 
 
 def test_duration_flag_accepts_go_style_and_plain_seconds():
-    config = load("--request-timeout=1m30s", env={"VCSYNC_SHUTDOWN_TIMEOUT": "25"})
-    assert (config.request_timeout, config.shutdown_timeout) == (90.0, 25.0)
+    config = load("--request-timeout=1m30s", env={"VCSYNC_SHUTDOWN_TIMEOUT": "25", "VCSYNC_WATCH_IDLE_TIMEOUT": "5s"})
+    assert (config.request_timeout, config.shutdown_timeout, config.watch_idle_timeout) == (90.0, 25.0, 5.0)
 
 
 def test_zero_duration_is_refused():
