@@ -144,9 +144,10 @@ class KubeApi:
         content_type: str = "application/json",
     ) -> dict[str, Any]:
         """One rate-limited request; returns the decoded body, raises ApiError on any non-2xx answer."""
-        if method in WRITE_VERBS:
-            self._pass_gate(verb, path)
         await self._bucket.acquire()
+        if method in WRITE_VERBS:
+            self._pass_gate(verb, path)  # after the wait for a token, which may outlast the renew deadline
+            log.debug("api write", cluster=self.cluster, verb=verb, path=path)
         started = time.monotonic()
         code = "error"
         try:
@@ -164,8 +165,7 @@ class KubeApi:
             metrics.API_DURATION.labels(self.cluster, verb).observe(time.monotonic() - started)
 
     def _pass_gate(self, verb: str, path: str) -> None:
-        """The leader gate for one write: a refusal is counted and logged before NotLeader propagates; a write that
-        passes is logged at debug level (`api write`), so a log shows when each write was let through."""
+        """The leader gate for one write: a refusal is counted and logged before NotLeader propagates."""
         if self._write_gate is not None:
             try:
                 self._write_gate()
@@ -173,7 +173,6 @@ class KubeApi:
                 metrics.WRITES_REFUSED.labels(self.cluster).inc()
                 log.warning("write refused: not the leader", cluster=self.cluster, verb=verb, path=path)
                 raise
-        log.debug("api write", cluster=self.cluster, verb=verb, path=path)
 
     # ---- reads ---------------------------------------------------------------------------------------------
     async def get(self, res: Resource, namespace: str | None, name: str) -> dict[str, Any] | None:
