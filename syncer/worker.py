@@ -91,8 +91,9 @@ class KeyedWorker:
             observed = self._observed.pop(key, None)
             if result == "changed" and observed is not None:
                 metrics.SYNC_LATENCY.labels(self.name, self.direction).observe(time.monotonic() - observed)
-        except NotLeader:
+        except NotLeader:  # a replica that lost the lease exits; one whose renewal was only late writes it later
             result = "error"
+            self.queue.add_rate_limited(key)
         except SyncFailure as e:
             result = "conflict" if e.reason == "unmanaged_conflict" else "error"
             await self._report(key, e)

@@ -1,8 +1,10 @@
-"""The leader write gate is asked when a write is about to be sent, after the wait for a rate-limit token (which may
-outlast the renew deadline)."""
+"""The leader write gate: it is asked when a write is about to be sent, after the wait for a rate-limit token (which
+may outlast the renew deadline), and a key whose write it refused is retried rather than dropped, since a renewal
+that was only late opens the gate again."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from syncer import metrics
 from syncer.kube.api import KubeApi, NotLeader
 from syncer.kube.resources import CONFIGMAPS
+from syncer.worker import KeyedWorker
 
 
 class Transport:
@@ -50,3 +53,14 @@ async def test_a_write_that_waited_for_its_token_past_the_renew_deadline_is_refu
         await api.create(CONFIGMAPS, "ns", {"metadata": {"name": "cfg"}})
     assert transport.sent == []
     assert metrics.WRITES_REFUSED.labels("host")._value.get() == before + 1
+
+
+class RefusedWorker(KeyedWorker):
+    async def reconcile(self, key: str) -> str:
+        raise NotLeader("no fresh lease")
+
+
+async def test_a_key_whose_write_the_gate_refused_is_retried_not_dropped() -> None:
+    worker = RefusedWorker("configmaps", SimpleNamespace(), workers=1)
+    await worker._process("ns/cfg")
+    assert worker.queue.num_requeues("ns/cfg") == 1
