@@ -1,10 +1,14 @@
-"""Rows of the fault table that need more than a restart: the syncer killed in the middle of a burst of pods and a
-host watch that comes back 410 Gone after changes vcsync never saw. Each row asserts convergence and that nothing
-was done twice."""
+"""Rows of the fault table that need more than a restart: the syncer killed in the middle of a burst of pods, a
+host watch that comes back 410 Gone after changes vcsync never saw, the leader frozen under load while a standby
+takes over. Each row asserts convergence and a bound on what was written (nothing twice, nothing late)."""
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+import json
 import signal
+import time
 
 import pytest
 from kubernetes_asyncio import client
@@ -12,11 +16,13 @@ from kubernetes_asyncio import client
 from tests.conftest import POD_SYNC, S
 from tests.integration.test_sync_configmaps_secrets import on_host
 from tests.integration.test_sync_resilience import FORCED, compact_etcd
-from tests.support import eventually
+from tests.support import eventually, others_gone
+from translators.markers import OBJECT_UID
 from translators.names import host_name
 
 pytestmark = pytest.mark.controlplane
 BURST = 200
+MANAGED = f"vcluster.loft.sh/managed-by={S}"
 
 
 async def test_sigkill_in_the_middle_of_a_burst_then_a_restart_gives_every_pod_exactly_once(
@@ -82,3 +88,151 @@ async def test_a_host_watch_gone_after_compaction_repairs_what_changed_while_it_
 
 async def _at_least(pods, count: int) -> bool:
     return len(await pods()) >= count
+
+
+LEASE_DURATION, RENEW_DEADLINE, RETRY_PERIOD = 4, 3, 1
+REPLICA = (
+    "--leader-elect",
+    f"--lease-duration={LEASE_DURATION}s",
+    f"--renew-deadline={RENEW_DEADLINE}s",
+    f"--retry-period={RETRY_PERIOD}s",
+    "--log-level=debug",  # `api write`: the moment each write is sent
+    "--host-qps=5",  # the replicas stay behind the stream: writes wait for their token, renewals must not
+    "--host-burst=1",
+)
+STREAM, LAG = 100, 10  # ConfigMaps created; each is updated once, LAG creates later
+VERBS = ("create", "patch", "delete")  # how vcsync writes objects (updates are the lease's renewals)
+PACE = 0.1  # seconds between two steps of the tenant's stream (the load's shape, not a wait)
+
+
+async def test_a_leader_frozen_under_load_hands_over_and_writes_nothing_after_its_renew_deadline(
+    run_syncer, v, h, virtual_api, virtual_namespace, host_namespace
+):
+    """Two replicas, each with a small host request budget (5/s) so writes queue for their tokens; the tenant
+    creates 100 forced ConfigMaps and updates each once, steadily, while the leader is frozen (SIGSTOP) for longer
+    than lease duration + retry period, the standby takes over, and the old leader is resumed (SIGCONT).
+
+    Every object ends with one host copy holding its last data, created exactly once across both replicas, updated
+    at most once, nothing deleted. The old leader sends no write after its renew deadline (its debug log has an
+    `api write` line, with `ts`, for each write it sends): the writes that were waiting for a token when it froze
+    are refused on resume, counted and logged; it finds the lease taken and exits 1. Neither replica's gate ever
+    shuts while it holds the lease: renewals do not queue behind the writes."""
+    vns, t = virtual_namespace, host_namespace
+    await others_gone(virtual_api, vns)  # their host copies' deletion would count as writes here
+    leader = await run_syncer(*REPLICA)
+
+    async def leads(syncer) -> bool:
+        return await syncer.metric("vcsync_leader") == 1
+
+    await eventually(lambda: leads(leader), 30, "the first replica to take the lease")
+    standby = await run_syncer(*REPLICA)
+    assert await standby.metric("vcsync_leader") == 0
+
+    def name(i: int) -> str:
+        return f"cm-{i:03d}"
+
+    async def tenant_stream() -> None:
+        for i in range(STREAM + LAG):
+            if i < STREAM:
+                body = {"metadata": {"name": name(i), "annotations": FORCED}, "data": {"n": str(i), "gen": "1"}}
+                await v.create("config_map", vns, body)
+            if i >= LAG:
+                await v.patch("config_map", vns, name(i - LAG), {"data": {"gen": "2"}})
+            await asyncio.sleep(PACE)
+
+    async def host_copies() -> dict[str, dict]:
+        resp = await h.v1.list_namespaced_config_map(t, label_selector=MANAGED, _preload_content=False)
+        return {c["metadata"]["name"]: c for c in json.loads(await resp.read())["items"]}
+
+    async def at_least(count: int) -> bool:
+        return len(await host_copies()) >= count
+
+    stream = asyncio.create_task(tenant_stream())
+    try:
+        await eventually(lambda: at_least(STREAM // 4), 60, "a quarter of the stream on the host")
+        leader.send(signal.SIGSTOP)
+        frozen_at, frozen_wall = time.monotonic(), time.time()
+
+        await eventually(lambda: leads(standby), 30, "the standby to take the lease")
+        takeover = time.monotonic() - frozen_at
+        assert takeover < LEASE_DURATION + 2 * RETRY_PERIOD + 3  # + slack for a loaded machine
+        held = LEASE_DURATION + RETRY_PERIOD + 1 - (time.monotonic() - frozen_at)
+        if held > 0:
+            await asyncio.sleep(held)  # the fault is a duration: frozen longer than lease duration + retry period
+        leader.send(signal.SIGCONT)
+
+        async def exited() -> bool:
+            return leader.proc.returncode is not None
+
+        await eventually(exited, 30, "the old leader to exit")
+        assert leader.proc.returncode == 1  # a replica that lost the lease exits 1 (SPEC §9.6), to restart as standby
+        await stream
+    finally:
+        stream.cancel()
+
+    expected = {host_name(name(i), vns, S): {"n": str(i), "gen": "2"} for i in range(STREAM)}
+
+    async def converged() -> dict[str, dict] | None:
+        copies = await host_copies()
+        return copies if {n: c.get("data") for n, c in copies.items()} == expected else None
+
+    started = time.monotonic()
+    copies = await eventually(converged, 90, "every ConfigMap's last data on the host")
+    recovery = time.monotonic() - started
+    assert len(copies) == STREAM  # exactly one host copy each: no stray name, none missing
+    virtual = (await v.v1.list_namespaced_config_map(vns)).items
+    uids = {c.metadata.uid for c in virtual if c.metadata.name.startswith("cm-")}
+    assert {c["metadata"]["annotations"][OBJECT_UID] for c in copies.values()} == uids  # each of a live object
+
+    lines = [json.loads(line) for line in leader.log_text().splitlines() if line.startswith("{")]
+    deadline = frozen_wall + RENEW_DEADLINE
+
+    def at(line: dict) -> float:
+        return dt.datetime.fromisoformat(line["ts"]).timestamp()
+
+    writes = [ln for ln in lines if ln["msg"] == "api write" and "/leases" not in ln["path"]]  # the lease: no gate
+    late = [ln for ln in writes if at(ln) > deadline]
+    assert late == [], f"the old leader let writes through after its renew deadline: {late[:5]}"
+    refused = [ln for ln in lines if ln["msg"] == "write refused: not the leader"]
+    assert refused, "the old leader tried no write after its resume: the gate was not exercised"
+    early = [ln for ln in refused if at(ln) <= deadline]
+    assert early == [], f"the leader's gate shut before it was frozen (renewals late under load): {early[:3]}"
+    assert any(ln["msg"] == "lost leadership" for ln in lines)
+    assert "write refused" not in standby.log_text()  # the new leader's renewals kept up with its writes
+
+    await _quiet(lambda: _object_writes(standby))
+
+    async def standby_count(verb: str) -> float:
+        return await standby.metric("vcsync_api_requests_total", cluster="host", verb=verb)
+
+    old = {verb: len([ln for ln in writes if (ln["cluster"], ln["verb"]) == ("host", verb)]) for verb in VERBS}
+    new = {verb: await standby_count(verb) for verb in VERBS}
+    conflicts = await standby.metric("vcsync_api_requests_total", cluster="host", code="409")
+    print(
+        f"takeover {takeover:.1f}s, converged {recovery:.1f}s after the old leader exited; host writes: old leader "
+        f"{old}, standby {new} ({conflicts:g} answered 409); refused after resume {len(refused)}"
+    )
+    creates, patches = old["create"] + new["create"], old["patch"] + new["patch"]
+    assert creates == STREAM, f"{creates:g} creates for {STREAM} ConfigMaps"  # none twice, none refused by 409
+    assert patches <= STREAM, f"{patches:g} updates for {STREAM} changes"  # each change once at most (or merged)
+    assert old["delete"] + new["delete"] == 0
+
+
+async def _object_writes(syncer) -> float:
+    """Host writes of objects: creates, patches and deletes (lease renewals are updates, and never stop)."""
+    return sum([await syncer.metric("vcsync_api_requests_total", cluster="host", verb=v) for v in VERBS])
+
+
+async def _quiet(count, quiet: float = 3.0, timeout: float = 60) -> float:
+    """`count()` once it has not changed for `quiet` seconds."""
+    last, since = await count(), time.monotonic()
+
+    async def still() -> bool:
+        nonlocal last, since
+        now = await count()
+        if now != last:
+            last, since = now, time.monotonic()
+        return time.monotonic() - since >= quiet
+
+    await eventually(still, timeout, f"no change for {quiet:g}s")
+    return last
