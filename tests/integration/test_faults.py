@@ -14,7 +14,7 @@ import pytest
 from kubernetes_asyncio import client
 
 from tests.conftest import POD_SYNC, S
-from tests.integration.test_sync_configmaps_secrets import on_host
+from tests.integration.test_sync_configmaps_secrets import create_pod, on_host
 from tests.integration.test_sync_resilience import FORCED, compact_etcd
 from tests.support import eventually, others_gone
 from translators.markers import OBJECT_UID
@@ -236,3 +236,66 @@ async def _quiet(count, quiet: float = 3.0, timeout: float = 60) -> float:
 
     await eventually(still, timeout, f"no change for {quiet:g}s")
     return last
+
+
+BACKOFF_WINDOW = 10.0  # seconds over which the refused pod's retries are counted
+MAX_RETRIES_IN_WINDOW = 5  # per-key backoff doubles from 5 ms: after 8 refusals, 3-4 attempts in 10 s; 1/s is 10
+
+
+async def test_a_pod_a_host_limitrange_refuses_is_told_why_retried_with_backoff_and_synced_once_it_is_lifted(
+    run_syncer, vcluster_service, v, h, virtual_api, virtual_namespace, host_namespace
+):
+    """A host LimitRange (at most 100m cpu per container) in the vcluster's host namespace makes the host refuse a
+    tenant pod asking for 500m at create. The tenant's pod gets a SyncError Warning with the host's reason, scrubbed
+    of host names; vcsync retries with backoff (at most 5 creates in 10 s once 8 were refused, no flap guard); once
+    the LimitRange is deleted the next attempt creates the host pod, exactly once, with the tenant's resources."""
+    vns, t = virtual_namespace, host_namespace
+    await others_gone(virtual_api, vns)  # the window counts this syncer's host writes only
+    await h.create("limit_range", t, {"metadata": {"name": "small"}, "spec": {"limits": [SMALL]}})
+    syncer = await run_syncer(*POD_SYNC)
+    resources = {"requests": {"cpu": "500m"}, "limits": {"cpu": "500m"}}
+    body = {"metadata": {"name": "big"}, "spec": {"containers": [{"name": "c", "image": "x", "resources": resources}]}}
+    await create_pod(v, vns, body)
+
+    async def refusals() -> float:
+        return await syncer.metric("vcsync_sync_errors_total", kind="pods", reason="host_rejected")
+
+    async def refused(count: int) -> bool:
+        return await refusals() >= count
+
+    await eventually(lambda: refused(8), 60, "eight refused creates")
+    messages = [e["message"] for e in await v.events_for(vns, "big") if e["type"] == "Warning"]
+    assert any("maximum cpu usage per Container is 100m" in m for m in messages), messages
+    leaked = [m for m in messages if host_name("big", vns, S) in m or t in m]
+    assert leaked == [], leaked  # the host's names are scrubbed: the tenant reads its own pod's name
+    assert any('pods "big" is forbidden' in m for m in messages), messages
+    assert await h.get("pod", t, host_name("big", vns, S)) is None
+
+    before, writes = await refusals(), await syncer.writes("host")
+    await asyncio.sleep(BACKOFF_WINDOW)  # a retry rate needs a window: what the refused pod costs in it
+    retried, written = await refusals() - before, await syncer.writes("host") - writes
+    assert 1 <= retried <= MAX_RETRIES_IN_WINDOW, f"{retried:g} refused creates in {BACKOFF_WINDOW:g}s"
+    assert written == retried  # the refused creates are all this syncer writes meanwhile
+    assert await syncer.metric("vcsync_flapping_total") == 0  # refused writes are not a loop of vcsync's own
+
+    await h.delete("limit_range", t, "small")
+    lifted = time.monotonic()
+    copy = await on_host(h, "pod", t, "big", vns, timeout=120)  # the backoff's next attempt succeeds
+    recovery = time.monotonic() - lifted
+    assert copy["spec"]["containers"][0]["resources"]["limits"] == {"cpu": "500m"}
+    await syncer.settle()
+    total = await refusals()
+    attempts = [
+        line
+        for line in syncer.log_text().splitlines()
+        if '"msg": "create host object"' in line and '"kind": "pods"' in line and '"vname": "big"' in line
+    ]
+    print(
+        f"{retried:g} refused creates in {BACKOFF_WINDOW:g}s after the 8th, {total:g} in all; the pod on the host "
+        f"{recovery:.1f}s after the LimitRange went"
+    )
+    assert len(attempts) == total + 1  # every refused attempt, then one create: none after it succeeded
+    assert await refusals() == total
+
+
+SMALL = {"type": "Container", "max": {"cpu": "100m"}}
