@@ -1,6 +1,7 @@
 """Rows of the fault table that need more than a restart: the syncer killed in the middle of a burst of pods, a
 host watch that comes back 410 Gone after changes vcsync never saw, the leader frozen under load while a standby
-takes over. Each row asserts convergence and a bound on what was written (nothing twice, nothing late)."""
+takes over, a pod a host LimitRange refuses, and a 409 storm on one object. Each row asserts convergence and a
+bound on what was written (nothing twice, nothing late, retries that back off)."""
 
 from __future__ import annotations
 
