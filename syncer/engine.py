@@ -66,7 +66,10 @@ class Engine:
         timeout = config.request_timeout
         self.leader: LeaderElector | None = None
         if config.leader_elect and not config.dry_run:
-            lease_api = KubeApi(host_client, "host", bucket=host_bucket, request_timeout=timeout)  # no write gate
+            # No write gate, and a budget of its own: renewals queued behind a busy leader's writes would come after
+            # the renew deadline, shutting the gate of a replica that still holds the lease.
+            lease_bucket = TokenBucket(config.host_qps, config.host_burst)
+            lease_api = KubeApi(host_client, "host", bucket=lease_bucket, request_timeout=timeout)
             self.leader = LeaderElector(
                 lease_api,
                 config.own_namespace,

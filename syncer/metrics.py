@@ -35,6 +35,7 @@ ENDPOINT_ADDRESSES_DROPPED = Counter(
 KUBELET_REQUESTS = Counter("vcsync_kubelet_requests_total", "Kubelet endpoint requests", ["endpoint", "code"])
 KUBELET_STREAMS = Gauge("vcsync_kubelet_streams", "Open log streams and exec/attach/port-forward tunnels", ["endpoint"])
 DELETIONS_HELD = Gauge("vcsync_deletions_held", "Host objects whose deletion the mass-deletion valve holds", ["kind"])
+WRITES_REFUSED = Counter("vcsync_writes_refused_total", "Writes the leader gate refused (no fresh lease)", ["cluster"])
 FLAPPING = Counter("vcsync_flapping_total", "Keys that stopped writing because they flapped", ["kind"])
 
 

@@ -17,7 +17,10 @@ from kubernetes_asyncio import client
 
 from syncer import metrics
 from syncer.kube.resources import Resource
+from syncer.log import get_logger
 from syncer.ratelimit import TokenBucket
+
+log = get_logger("api")
 
 WRITE_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 PATCH_TYPES = {
@@ -148,9 +151,10 @@ class KubeApi:
         content_type: str = "application/json",
     ) -> dict[str, Any]:
         """One rate-limited request; returns the decoded body, raises ApiError on any non-2xx answer."""
-        if method in WRITE_VERBS and self._write_gate:
-            self._write_gate()
         await self._bucket.acquire()
+        if method in WRITE_VERBS:
+            self._pass_gate(verb, path)  # after the wait for a token, which may outlast the renew deadline
+            log.debug("api write", cluster=self.cluster, verb=verb, path=path)
         started = time.monotonic()
         code = "error"
         try:
@@ -166,6 +170,16 @@ class KubeApi:
         finally:
             metrics.API_REQUESTS.labels(self.cluster, verb, code).inc()
             metrics.API_DURATION.labels(self.cluster, verb).observe(time.monotonic() - started)
+
+    def _pass_gate(self, verb: str, path: str) -> None:
+        """The leader gate for one write: a refusal is counted and logged before NotLeader propagates."""
+        if self._write_gate is not None:
+            try:
+                self._write_gate()
+            except NotLeader:
+                metrics.WRITES_REFUSED.labels(self.cluster).inc()
+                log.warning("write refused: not the leader", cluster=self.cluster, verb=verb, path=path)
+                raise
 
     # ---- reads ---------------------------------------------------------------------------------------------
     async def get(self, res: Resource, namespace: str | None, name: str) -> dict[str, Any] | None:
