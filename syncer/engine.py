@@ -62,7 +62,6 @@ class Engine:
         self.identity = identity
         names = NameTranslator(config.name, config.target_namespace)
         self.context = Context(config, names, self)
-        host_bucket = TokenBucket(config.host_qps, config.host_burst)  # one client-side budget per cluster
         timeout = config.request_timeout
         self.leader: LeaderElector | None = None
         if config.leader_elect and not config.dry_run:
@@ -80,26 +79,20 @@ class Engine:
                 retry_period=config.retry_period,
             )
         gate = self.leader.check if self.leader else None
-        idle = config.watch_idle_timeout
-        self.host_api = KubeApi(
-            host_client,
-            "host",
-            bucket=host_bucket,
-            request_timeout=timeout,
-            watch_idle_timeout=idle,
-            write_gate=gate,
-            dry_run=config.dry_run,
-        )
-        virtual_bucket = TokenBucket(config.virtual_qps, config.virtual_burst)
-        self.virtual_api = KubeApi(
-            virtual_client,
-            "virtual",
-            bucket=virtual_bucket,
-            request_timeout=timeout,
-            watch_idle_timeout=idle,
-            write_gate=gate,
-            dry_run=config.dry_run,
-        )
+
+        def api(api_client: Any, cluster: str, qps: float, burst: int) -> KubeApi:  # one client-side budget each
+            return KubeApi(
+                api_client,
+                cluster,
+                bucket=TokenBucket(qps, burst),
+                request_timeout=timeout,
+                watch_idle_timeout=config.watch_idle_timeout,
+                write_gate=gate,
+                dry_run=config.dry_run,
+            )
+
+        self.host_api = api(host_client, "host", config.host_qps, config.host_burst)
+        self.virtual_api = api(virtual_client, "virtual", config.virtual_qps, config.virtual_burst)
         self.recorder = EventRecorder(self.virtual_api, identity)
         self.tokens = TokenIssuer(self)
         self.valve = DeletionValve(self)
