@@ -22,6 +22,7 @@ from translators.kind import Obj
 log = get_logger("controller")
 NOT_LEADER_RETRY = 1.0  # seconds: a key refused at the leader gate is tried again after this
 CONFLICT_RETRY = 1.0  # seconds before a key that met 409 Conflict is reconciled again (SPEC §9.4)
+THROTTLED_RETRY, THROTTLED_RETRY_MAX = 5.0, 60.0  # seconds after a 429 without / with a Retry-After (capped)
 
 
 class SyncFailure(Exception):
@@ -43,7 +44,7 @@ class KeyedWorker:
         self.queue = WorkQueue(name, metrics.QueueMetrics())
         self.flap = FlapGuard()
         self._observed: dict[str, float] = {}
-        self._conflicted: dict[str, float] = {}  # key -> when its 409 retry is due
+        self._due: dict[str, float] = {}  # key -> when its retry after a 409 or a 429 is due
         self._initial: set[str] = set()
         self.initial_done = asyncio.Event()
 
@@ -90,7 +91,7 @@ class KeyedWorker:
                     self.initial_done.set()
 
     async def _process(self, key: str) -> None:
-        if self._held_after_conflict(key):
+        if self._held_until_due(key):
             return
         started = time.monotonic()
         result = "error"
@@ -123,27 +124,34 @@ class KeyedWorker:
             metrics.SYNC_TOTAL.labels(self.name, self.direction, result).inc()
             metrics.RECONCILE_DURATION.labels(self.name).observe(time.monotonic() - started)
 
-    def _held_after_conflict(self, key: str) -> bool:
+    def _held_until_due(self, key: str) -> bool:
         """A key that met 409 waits its retry delay even when watch events queue it sooner: its cache was behind,
         and under a host writing the object in a loop each event would retry against a cache still behind — a
-        hot loop as fast as that writer, spending the host request budget. The events are folded into the retry."""
-        due = self._conflicted.get(key)
+        hot loop as fast as that writer, spending the host request budget. A key that met 429 waits the
+        Retry-After it was given, however often the tenant changes it meanwhile. The events are folded into the
+        retry."""
+        due = self._due.get(key)
         if due is None:
             return False
         wait = due - time.monotonic()
         if wait > 0.001:
             self.queue.add_after(key, wait)
             return True
-        del self._conflicted[key]
+        del self._due[key]
         return False
 
     async def _handle_api_error(self, key: str, e: ApiError) -> str:
         if e.status == 409:
-            self._conflicted[key] = time.monotonic() + CONFLICT_RETRY
+            self._due[key] = time.monotonic() + CONFLICT_RETRY
             self.queue.add_after(key, CONFLICT_RETRY)
             return "conflict"
         if e.status == 429:
-            self.queue.add_after(key, min(e.retry_after or 5.0, 60.0))
+            delay = min(e.retry_after or THROTTLED_RETRY, THROTTLED_RETRY_MAX)
+            log.info(
+                "throttled; retrying", **self.fields(key, "retry"), retry_in_s=delay
+            )  # before: its ts <= the wait's start
+            self._due[key] = time.monotonic() + delay
+            self.queue.add_after(key, delay)
             return "error"
         reason = {422: "invalid", 403: "quota" if "exceeded quota" in e.message else "host_rejected"}.get(e.status)
         self.queue.add_rate_limited(key)

@@ -1,25 +1,33 @@
 """Rows of the fault table that need more than a restart: the syncer killed in the middle of a burst of pods, a
 host watch that comes back 410 Gone after changes vcsync never saw, a host watch whose connection stalls (a
 black-holing NAT, played by tests.netfault's relay), the leader frozen under load while a standby takes over,
-a pod a host LimitRange refuses, and a 409 storm on one object. Each row asserts convergence and a bound on
-what was written (nothing twice, nothing late, retries that back off)."""
+a pod a host LimitRange refuses, a 409 storm on one object, and a host that answers 429 (API Priority and Fairness,
+every seat of vcsync's priority level taken). Each row asserts convergence and a bound on what was written (nothing
+twice, nothing late, retries that back off)."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
+import itertools
 import json
 import signal
+import ssl
 import time
 
+import aiohttp
 import pytest
+import yaml
 from kubernetes_asyncio import client
+from multidict import CIMultiDict
 
 from tests.conftest import POD_SYNC, S
 from tests.integration.test_sync_configmaps_secrets import create_pod, on_host
 from tests.integration.test_sync_resilience import FORCED, compact_etcd
+from tests.kube import Any_
 from tests.netfault import Relay
-from tests.support import eventually, others_gone
+from tests.support import eventually, others_gone, token_kubeconfig
 from tests.syncer_process import WRITE_VERBS
 from translators.markers import OBJECT_UID
 from translators.names import host_name
@@ -408,3 +416,248 @@ async def test_a_409_storm_on_one_object_converges_to_the_tenants_last_value_wit
     assert written <= TENANT_CHANGES  # each change written once at most (or merged with later ones)
     assert written + conflicts <= 2 * TENANT_CHANGES, f"{written + conflicts:g} update attempts"
     assert await syncer.metric("vcsync_flapping_total") == 0
+
+
+APF = "/apis/flowcontrol.apiserver.k8s.io/v1"
+THROTTLED_OBJECTS = 50
+THROTTLED_SHARES = 10  # the priority level's seats: 10 of the server's ~250 shares of 600, over vcsync's 10 workers
+REFUSALS_PER_OBJECT = 3  # the throttled window lasts until vcsync met this many 429s per object (on average)
+MIN_RETRY_AFTER = 1.0  # seconds: the API server's Retry-After is whole seconds, at least 1 (then doubling to 32)
+HOLDERS_MAX = 200  # requests opened to take the level's seats, at most
+CREATES, CODES = "vcsync_api_requests_total", ("201", "429")  # how create attempts were answered
+
+
+def _throttle(name: str, account: str, namespace: str) -> tuple[dict, dict]:
+    """API Priority and Fairness objects for `namespace/account` alone: a priority level of its own that neither
+    lends nor borrows seats (so its limit is fixed, whatever the rest of the host is doing) and rejects at once
+    (429, no queue) a request that finds every seat taken."""
+    level = {
+        "metadata": {"name": name},
+        "spec": {
+            "type": "Limited",
+            "limited": {
+                "nominalConcurrencyShares": THROTTLED_SHARES,
+                "lendablePercent": 0,
+                "borrowingLimitPercent": 0,  # unset, a level borrows without limit from levels that lend
+                "limitResponse": {"type": "Reject"},
+            },
+        },
+    }
+    everything = {"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"], "clusterScope": True, "namespaces": ["*"]}
+    subject = {"kind": "ServiceAccount", "serviceAccount": {"name": account, "namespace": namespace}}
+    schema = {
+        "metadata": {"name": name},
+        "spec": {
+            "matchingPrecedence": 100,
+            "priorityLevelConfiguration": {"name": name},
+            "rules": [
+                {
+                    "subjects": [subject],
+                    "resourceRules": [everything],
+                    "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
+                }
+            ],
+        },
+    }
+    return level, schema
+
+
+class _Seats:
+    """Requests of the throttled identity that take its priority level's seats and keep them. Each sends its headers
+    with `Expect: 100-continue` and holds its body back: a request given a seat is answered `100 Continue` when the
+    API server starts reading the body (inside the seat), one that finds no free seat is answered 429 at once.
+    `release()` sends the held bodies (dry-run creates), each then answered 201."""
+
+    def __init__(self, port: int, ca_data: str, token: str, namespace: str) -> None:
+        self.port, self.token, self.namespace = port, token, namespace
+        self.ssl = ssl.create_default_context(cadata=base64.b64decode(ca_data).decode())
+        self.ssl.set_alpn_protocols(["http/1.1"])
+        self.open: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, asyncio.Task[bytes], bytes]] = []
+
+    async def take(self, count: int) -> None:
+        for _ in range(count):
+            reader, writer = await asyncio.open_connection("127.0.0.1", self.port, ssl=self.ssl)
+            name = f"seat-{len(self.open)}"
+            body = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}).encode()
+            head = (
+                f"POST /api/v1/namespaces/{self.namespace}/configmaps?dryRun=All HTTP/1.1\r\n"
+                f"Host: 127.0.0.1:{self.port}\r\nAuthorization: Bearer {self.token}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n"
+            )
+            writer.write(head.encode())
+            await writer.drain()
+            self.open.append((reader, writer, asyncio.create_task(reader.readline()), body))
+
+    def _answered(self, status: bytes) -> int:
+        return sum(1 for *_, answer, _ in self.open if answer.done() and answer.result().startswith(status))
+
+    def held(self) -> int:
+        return self._answered(b"HTTP/1.1 100 ")
+
+    def refused(self) -> int:
+        return self._answered(b"HTTP/1.1 429 ")
+
+    def pending(self) -> int:
+        return sum(1 for *_, answer, _ in self.open if not answer.done())
+
+    async def release(self) -> list[bytes]:
+        """Send the held requests' bodies; the status line each is then answered with."""
+        held = [(r, w, body) for r, w, answer, body in self.open if answer.done() and answer.result()[9:12] == b"100"]
+        for _, writer, body in held:
+            writer.write(body)
+        lines = []
+        for reader, _, _ in held:
+            while not (line := await asyncio.wait_for(reader.readline(), 60)).strip():
+                pass  # the blank line that ends the 100 Continue
+            lines.append(line)
+        self.close()
+        return lines
+
+    def close(self) -> None:
+        for _, writer, answer, _ in self.open:
+            answer.cancel()
+            writer.close()
+        self.open = []
+
+
+async def _status_as(port: int, ssl_context: ssl.SSLContext, token: str, path: str) -> tuple[int, CIMultiDict[str]]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(
+            f"https://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {token}"}, ssl=ssl_context
+        ) as resp,
+    ):
+        return resp.status, CIMultiDict(resp.headers)
+
+
+async def test_a_host_that_answers_429_is_waited_for_as_it_asks_and_everything_syncs_once(
+    run_syncer, cluster_pair, host_api, v, h, virtual_api, virtual_namespace, host_namespace, tmp_path
+):
+    """The host's API Priority and Fairness puts vcsync's identity (a ServiceAccount of its own, so no other client
+    is touched) in a priority level of its own that rejects what finds no free seat; the test then takes every seat
+    of that level itself, so each request vcsync sends meanwhile is answered 429 with a Retry-After (1 s, doubling
+    under load up to 32 s). The tenant creates 50 forced ConfigMaps. Until vcsync met 3 refusals per ConfigMap,
+    every next attempt at a key comes no sooner than the Retry-After it was given (its log: `create host object`,
+    then `throttled; retrying` with `retry_in_s`), and the host requests of the window stay under what 1 s apart
+    per key allows. Once the seats are released every ConfigMap is created exactly once, with its data."""
+    vns, t = virtual_namespace, host_namespace
+    await others_gone(virtual_api, vns)  # the counts are of this test's objects only
+    host = Any_(host_api)
+    name = f"vcsync-throttled-{t}"  # the server's Retry-After history is per priority level name: a fresh one
+    binding = {
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"kind": "ServiceAccount", "name": "throttled", "namespace": t}],
+    }
+    level, schema = _throttle(name, "throttled", t)
+    paths = (
+        f"{APF}/flowschemas/{name}",
+        f"{APF}/prioritylevelconfigurations/{name}",
+        f"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{name}",
+    )
+    seats: _Seats | None = None
+    try:
+        await h.create("service_account", t, {"metadata": {"name": "throttled"}})
+        await host.call("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", binding)
+        level_uid = (await host.call("POST", f"{APF}/prioritylevelconfigurations", level))["metadata"]["uid"]
+        await host.call("POST", f"{APF}/flowschemas", schema)
+        kubeconfig = token_kubeconfig(cluster_pair, t, "throttled", tmp_path / "throttled.kubeconfig")
+        cluster = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]
+        token = yaml.safe_load(kubeconfig.read_text())["users"][0]["user"]["token"]
+        port = cluster_pair.host.port
+        seats = _Seats(port, cluster["certificate-authority-data"], token, t)
+
+        async def classified() -> bool:  # the API server tells each request's priority level in a header
+            status, headers = await _status_as(port, seats.ssl, token, f"/api/v1/namespaces/{t}")
+            return status == 200 and headers.get("X-Kubernetes-PF-PriorityLevel-UID") == level_uid
+
+        await eventually(classified, 30, "the throttled identity's requests in their own priority level")
+        syncer = await run_syncer(f"--host-kubeconfig={kubeconfig}")
+        await syncer.settle()  # what it syncs at start (objects other tests left in the virtual cluster) is done
+        baseline = {code: await syncer.metric(CREATES, cluster="host", verb="create", code=code) for code in CODES}
+        written = await syncer.writes("host")
+
+        async def all_taken() -> bool:
+            if seats.pending():
+                return False  # every request answered, either way
+            probe = f"/api/v1/namespaces/{t}"
+            if seats.refused() and (await _status_as(port, seats.ssl, token, probe))[0] == 429:
+                return True  # a seat vcsync held when a request was refused is free again: take more
+            assert len(seats.open) < HOLDERS_MAX, f"{seats.held()} seats held, none refused"
+            await seats.take(10)
+            return False
+
+        await eventually(all_taken, 60, "every seat of the throttled level taken")
+        held = seats.held()
+        met = await syncer.metric("vcsync_api_requests_total", cluster="host", code="429")
+        requests = await syncer.metric("vcsync_api_requests_total", cluster="host")
+        started = time.monotonic()
+        names = [f"cm-{i:02d}" for i in range(THROTTLED_OBJECTS)]
+        for cm in names:
+            await v.create("config_map", vns, {"metadata": {"name": cm, "annotations": FORCED}, "data": {"n": cm}})
+
+        async def refused_enough() -> bool:
+            now = await syncer.metric("vcsync_api_requests_total", cluster="host", code="429")
+            return now - met >= REFUSALS_PER_OBJECT * THROTTLED_OBJECTS
+
+        await eventually(refused_enough, 120, f"{REFUSALS_PER_OBJECT} refusals per ConfigMap")
+        window = time.monotonic() - started
+        sent = await syncer.metric("vcsync_api_requests_total", cluster="host") - requests
+        refused = await syncer.metric("vcsync_api_requests_total", cluster="host", code="429") - met
+        throttled_for = time.monotonic() - started
+        answers = await seats.release()
+        released = time.monotonic()
+        assert len(answers) == held and all(a.startswith(b"HTTP/1.1 201") for a in answers), answers  # seats held
+
+        expected = {host_name(cm, vns, S): {"n": cm} for cm in names}
+
+        async def converged() -> dict[str, dict] | None:
+            resp = await h.v1.list_namespaced_config_map(t, label_selector=MANAGED, _preload_content=False)
+            copies = {c["metadata"]["name"]: c for c in json.loads(await resp.read())["items"]}
+            return copies if {n: c.get("data") for n, c in copies.items()} == expected else None
+
+        await eventually(converged, 120, "every ConfigMap on the host, once each, once the seats are free")
+        drained = time.monotonic() - released
+        await syncer.settle()
+    finally:
+        if seats is not None:
+            seats.close()
+        for path in paths:
+            await host.call("DELETE", path)
+
+    def host_requests(**labels: str):
+        return syncer.metric("vcsync_api_requests_total", cluster="host", **labels)
+
+    creates = {code: await host_requests(verb="create", code=code) - baseline[code] for code in CODES}
+    attempts = await host_requests(verb="create") - sum(baseline.values())
+    lines = [json.loads(line) for line in syncer.log_text().splitlines() if line.startswith("{")]
+    steps = [ln for ln in lines if ln.get("vns") == vns and ln["msg"] in ("create host object", "throttled; retrying")]
+    longest = max((ln["retry_in_s"] for ln in steps if "retry_in_s" in ln), default=0)
+    print(
+        f"{held} seats held; window {window:.1f}s: {sent:g} host requests, {refused:g} answered 429; seats released "
+        f"after {throttled_for:.1f}s, all synced {drained:.1f}s later; {attempts:g} create attempts ({creates}); "
+        f"longest Retry-After {longest:g}s; {await syncer.writes('host') - written:g} host writes"
+    )
+    assert await host_requests(code="429") > 0, "never throttled: the row proves nothing"
+    assert sent == refused  # with every seat taken, each request of the window was refused
+    # No hot loop: the Retry-After is at least 1 s, so each ConfigMap is tried at most once a second
+    assert sent <= THROTTLED_OBJECTS * (1 + window / MIN_RETRY_AFTER), f"{sent:g} requests in {window:.1f}s"
+    # Each attempt at a key after a 429 waited the Retry-After that 429 carried (the log's ts: wall clock, ms)
+    early = []
+    for cm in names:
+        mine = [ln for ln in steps if ln["vname"] == cm]
+        for before, after in itertools.pairwise(mine):
+            if before["msg"] == "throttled; retrying" and _at(after) - _at(before) < before["retry_in_s"] - 0.01:
+                early.append((cm, before["retry_in_s"], round(_at(after) - _at(before), 3)))
+    assert early == [], f"retried before the Retry-After: {early[:5]}"
+    assert len([ln for ln in steps if "retry_in_s" in ln]) == creates["429"]  # every refusal seen above
+    # Exactly once: one successful create per ConfigMap, every other attempt refused with 429, nothing else written
+    assert creates["201"] == THROTTLED_OBJECTS
+    assert attempts == creates["201"] + creates["429"]
+    assert await syncer.writes("host") - written == attempts
+    # and the refused attempts are bounded by the throttled time: at most one a second per ConfigMap
+    assert creates["429"] <= THROTTLED_OBJECTS * (1 + throttled_for / MIN_RETRY_AFTER)
+
+
+def _at(line: dict) -> float:
+    return dt.datetime.fromisoformat(line["ts"]).timestamp()

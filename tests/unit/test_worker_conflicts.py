@@ -34,7 +34,7 @@ async def test_watch_events_during_the_conflict_delay_do_not_retry_sooner() -> N
 async def test_the_key_is_reconciled_once_the_delay_is_over() -> None:
     worker = Conflicted()
     await worker._process("ns/cfg")
-    assert worker._conflicted["ns/cfg"] - time.monotonic() > CONFLICT_RETRY - 0.5
-    worker._conflicted["ns/cfg"] = time.monotonic()  # as if the second had passed
+    assert worker._due["ns/cfg"] - time.monotonic() > CONFLICT_RETRY - 0.5
+    worker._due["ns/cfg"] = time.monotonic()  # as if the second had passed
     await worker._process("ns/cfg")
     assert worker.calls == 2
