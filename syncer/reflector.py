@@ -1,8 +1,8 @@
 """Keeps one Store equal to the server: paged LIST, then WATCH from the list's resourceVersion with bookmarks.
 End of stream, and a stream idle for --watch-idle-timeout (WatchIdle), re-watch from the last version seen; 410 Gone
-re-lists (the store emits only the difference); other errors back off 0.8 s doubling to 30 s with jitter. The first
-watch after an idle stream or an error checks that the server's storage did not go back in time (etcd wiped or
-restored), which a watch would not tell. `synced` is set after the first complete LIST."""
+re-lists (the store emits only the difference); other errors back off 0.8 s doubling to 30 s with jitter, a 429 at
+least its Retry-After. The first watch after an idle stream or an error checks that the server's storage did not go
+back in time (etcd wiped or restored), which a watch would not tell. `synced` is set after the first complete LIST."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from syncer.ratelimit import Backoff
 
 log = get_logger("reflector")
 PAGE_SIZE = 500
+RETRY_AFTER_MAX = 60.0  # seconds: the longest a Retry-After from a throttling server is honoured
 
 
 class Reflector:
@@ -143,6 +144,8 @@ class Reflector:
         self._restarted("error")
         self._reconnecting = True
         delay = backoff.next()
+        if isinstance(error, ApiError) and error.retry_after:  # a throttling server says when: not sooner
+            delay = max(delay, min(error.retry_after, RETRY_AFTER_MAX))
         log.warning(
             "watch failed; retrying",
             cluster=self.api.cluster,

@@ -147,9 +147,7 @@ class KeyedWorker:
             return "conflict"
         if e.status == 429:
             delay = min(e.retry_after or THROTTLED_RETRY, THROTTLED_RETRY_MAX)
-            log.info(
-                "throttled; retrying", **self.fields(key, "retry"), retry_in_s=delay
-            )  # before: its ts <= the wait's start
+            log.info("throttled; retrying", **self.fields(key, "retry"), retry_in_s=delay)  # logged as the wait starts
             self._due[key] = time.monotonic() + delay
             self.queue.add_after(key, delay)
             return "error"

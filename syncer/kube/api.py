@@ -243,7 +243,7 @@ class KubeApi:
         metrics.API_REQUESTS.labels(self.cluster, "watch", str(resp.status)).inc()
         try:
             if resp.status >= 300:
-                raise ApiError.from_status(resp.status, await resp.read())
+                raise ApiError.from_status(resp.status, await resp.read(), resp.headers.get("Retry-After"))
             async for line in _lines(resp.content):
                 event = loads(line)
                 if event.get("type") == "ERROR":
