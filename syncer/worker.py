@@ -140,16 +140,18 @@ class KeyedWorker:
         del self._due[key]
         return False
 
+    def _retry_no_sooner(self, key: str, delay: float) -> None:
+        self._due[key] = time.monotonic() + delay
+        self.queue.add_after(key, delay)
+
     async def _handle_api_error(self, key: str, e: ApiError) -> str:
         if e.status == 409:
-            self._due[key] = time.monotonic() + CONFLICT_RETRY
-            self.queue.add_after(key, CONFLICT_RETRY)
+            self._retry_no_sooner(key, CONFLICT_RETRY)
             return "conflict"
         if e.status == 429:
             delay = min(e.retry_after or THROTTLED_RETRY, THROTTLED_RETRY_MAX)
             log.info("throttled; retrying", **self.fields(key, "retry"), retry_in_s=delay)  # logged as the wait starts
-            self._due[key] = time.monotonic() + delay
-            self.queue.add_after(key, delay)
+            self._retry_no_sooner(key, delay)
             return "error"
         reason = {422: "invalid", 403: "quota" if "exceeded quota" in e.message else "host_rejected"}.get(e.status)
         self.queue.add_rate_limited(key)

@@ -11,30 +11,40 @@ from syncer.kube.api import NotLeader
 from syncer.worker import KeyedWorker, SyncFailure
 
 
-class _GateOnce(KeyedWorker):
-    def __init__(self) -> None:
-        super().__init__("gate-test", engine=None, workers=1)
-        self.calls = 0
-        self.synced = asyncio.Event()
+class _FailsOnce(KeyedWorker):
+    """Its first reconcile raises `first`; the next one syncs."""
+
+    def __init__(self, first: Exception, engine: object = None) -> None:
+        super().__init__("gate-test", engine=engine, workers=1)
+        self.first, self.calls, self.synced = first, 0, asyncio.Event()
+
+    def event_object(self, key: str) -> dict:
+        return {"metadata": {"name": "c", "namespace": "ns"}}
 
     async def reconcile(self, key: str) -> str:
         self.calls += 1
         if self.calls == 1:
-            raise NotLeader("lease renewal late")
+            raise self.first
         self.synced.set()
         return "changed"
 
 
-async def test_a_key_refused_at_the_leader_gate_is_synced_once_the_lease_is_renewed():
-    worker = _GateOnce()
-    tasks = worker.start_workers(["ns/name"])
+async def _synced(worker: _FailsOnce) -> list[asyncio.Task[None]]:
+    """Run the worker on one key until it synced; returns its (still running) tasks, then stops them."""
+    tasks = worker.start_workers(["ns/c"])
     try:
         await asyncio.wait_for(worker.synced.wait(), 5)
+        return [task for task in tasks if not task.done()]
     finally:
         worker.queue.shutdown()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_a_key_refused_at_the_leader_gate_is_synced_once_the_lease_is_renewed():
+    worker = _FailsOnce(NotLeader("lease renewal late"))
+    await _synced(worker)
     assert worker.calls == 2
 
 
@@ -45,32 +55,7 @@ class _Recorder:
         raise NotLeader("lease renewal late")
 
 
-class _RefusedThenSynced(KeyedWorker):
-    def __init__(self) -> None:
-        engine = SimpleNamespace(recorder=_Recorder(), config=SimpleNamespace(target_namespace="t"))
-        super().__init__("report-test", engine=engine, workers=1)
-        self.calls = 0
-        self.synced = asyncio.Event()
-
-    def event_object(self, key: str) -> dict:
-        return {"metadata": {"name": "c", "namespace": "ns"}}
-
-    async def reconcile(self, key: str) -> str:
-        self.calls += 1
-        if self.calls == 1:
-            raise SyncFailure(None, "object is changing too often; pausing its sync")
-        self.synced.set()
-        return "changed"
-
-
 async def test_a_refusal_whose_report_fails_is_still_retried_and_the_worker_lives_on():
-    worker = _RefusedThenSynced()
-    tasks = worker.start_workers(["ns/c"])
-    try:
-        await asyncio.wait_for(worker.synced.wait(), 5)
-        assert not any(task.done() for task in tasks)
-    finally:
-        worker.queue.shutdown()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    engine = SimpleNamespace(recorder=_Recorder(), config=SimpleNamespace(target_namespace="t"))
+    worker = _FailsOnce(SyncFailure(None, "object is changing too often; pausing its sync"), engine)
+    assert len(await _synced(worker)) == 1  # its one worker still alive when the key synced
