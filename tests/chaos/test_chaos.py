@@ -59,8 +59,8 @@ GONE = (403, 404, 409)  # what the tenant meets in a namespace being deleted or 
 class Run:
     """Carries out a plan against the pair; remembers what it did, for the report."""
 
-    def __init__(self, pair, run_syncer, v: Core, h: Core, virtual: Any_, host: Any_, vns: str, t: str) -> None:
-        self.pair, self.run_syncer, self.v, self.h, self.vns, self.t = pair, run_syncer, v, h, vns, t
+    def __init__(self, pair, run_syncer, v: Core, virtual: Any_, host: Any_, vns: str, t: str) -> None:
+        self.pair, self.run_syncer, self.v, self.vns, self.t = pair, run_syncer, v, vns, t
         self.virtual, self.host = virtual, host  # for merge patches and kinds tests.kube.Core does not name
         self.second = f"{vns}-b"
         self.replicas: list = []
@@ -416,10 +416,10 @@ async def _exited(replica) -> bool:
 
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_chaos_converges_with_nothing_lost(
-    seed, cluster_pair, run_syncer, vcluster_service, virtual_api, host_api, v, h, virtual_namespace, host_namespace
+    seed, cluster_pair, run_syncer, vcluster_service, virtual_api, host_api, v, virtual_namespace, host_namespace
 ):
     await others_gone(virtual_api, virtual_namespace)  # no earlier test's objects in flight through this syncer
-    run = Run(cluster_pair, run_syncer, v, h, Any_(virtual_api), Any_(host_api), virtual_namespace, host_namespace)
+    run = Run(cluster_pair, run_syncer, v, Any_(virtual_api), Any_(host_api), virtual_namespace, host_namespace)
     await run.start()
     try:
         for op in plan(seed, LENGTH, FAULTS):
