@@ -151,7 +151,9 @@ class Controller(KeyedWorker):
             if vobj is not None:
                 del self._recreating[key]  # the cache shows the new object: done
             elif self._recreating[key] is None:
-                return "unchanged"  # created; waiting for the cache to see it
+                if await self._still_there(key):
+                    return "unchanged"  # created; the cache will see it and requeue the key
+                del self._recreating[key]  # the tenant deleted what we created: an ordinary deletion now
             else:
                 return (await self._run(key, None, [self._recreating[key]]))[0]
         if vobj is None and host is None and spec.leftovers:
@@ -253,7 +255,8 @@ class Controller(KeyedWorker):
         for i, step in enumerate(steps):
             if isinstance(step, Write):
                 self._remember_recreate(key, step, steps[i + 1 : i + 2])
-                await self._write(key, step)
+                if not await self._write(key, step) and self._recreating.pop(key, None):
+                    return result, True  # the tenant deleted it first: not ours to bring back
                 if step.verb == "create" and step.side == "virtual" and key in self._recreating:
                     self._recreating[key] = None
                 result = self.written()
@@ -288,7 +291,12 @@ class Controller(KeyedWorker):
         ):
             self._recreating[key] = after
 
-    async def _write(self, key: str, w: Write) -> None:
+    async def _still_there(self, key: str) -> bool:
+        """Whether the virtual object exists, asked of the API server: the cache may not have seen it yet."""
+        return await self.engine.virtual_api.get(self.spec.resource, *split_key(key)) is not None
+
+    async def _write(self, key: str, w: Write) -> bool:
+        """Carry out one write; False only for a delete of what was already gone."""
         api = self.engine.host_api if w.side == "host" else self.engine.virtual_api
         what = w.subresource or w.why or w.side
         with self.flap_guarded(key, f"{w.side}:{w.verb}:{w.subresource or w.resource.plural}"):
@@ -300,7 +308,8 @@ class Controller(KeyedWorker):
                     w.resource, w.namespace, w.name, w.body, subresource=w.subresource, patch_type=w.patch_type
                 )
             else:
-                await api.delete(w.resource, w.namespace, w.name, grace_seconds=w.grace, uid=w.uid)
+                return await api.delete(w.resource, w.namespace, w.name, grace_seconds=w.grace, uid=w.uid)
+        return True
 
     def _ours(self, host: Obj) -> bool:
         res = self.spec.resource
