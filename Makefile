@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: dev test unit lint fmt docs controlplane helm chart-schema bench chaos venv clean
+.PHONY: dev test unit lint fmt docs controlplane helm image chart-schema bench chaos venv clean
 
 dev: controlplane venv  ## host + virtual clusters (and the syncer) on this machine; Ctrl-C stops them
 	$(BIN)/vcsync dev $(ARGS)
@@ -26,6 +26,9 @@ fmt: venv
 
 docs: venv  ## regenerate README.md's kinds and flags tables from the code
 	$(BIN)/python -m syncer.docs
+
+image: venv  ## build the vcsync image as vcsync:local (local Debian base, no registry; starts dockerd if needed)
+	@bash hack/image/build.sh >/dev/null
 
 helm:  ## build (once, cached by version) the pinned helm from Go modules, for the chart and its tests
 	@bash hack/helm/build.sh >/dev/null

@@ -422,7 +422,7 @@ def test_dockerfile_passes_hadolint_and_runs_vcsync_as_non_root() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     final_stage = dockerfile.read_text().rsplit("\nFROM ", 1)[1]
-    assert final_stage.startswith("python:3.11-slim")
+    assert final_stage.startswith("${BASE}\n")  # the same local Debian base as the builder (hack/image/base.sh)
     assert 'ENTRYPOINT ["vcsync"]' in final_stage and 'CMD ["run"]' in final_stage
     assert "USER 65532:65532" in final_stage and "HEALTHCHECK" not in final_stage
     assert "pip install" not in final_stage  # the runtime only receives the built virtualenv
