@@ -3,13 +3,16 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: dev test unit lint fmt docs controlplane helm image chart-schema bench chaos venv clean
+.PHONY: dev test test-real-node unit lint fmt docs controlplane helm image chart-schema bench chaos venv clean
 
 dev: controlplane venv  ## host + virtual clusters (and the syncer) on this machine; Ctrl-C stops them
 	$(BIN)/vcsync dev $(ARGS)
 
 test: controlplane helm venv lint  ## everything CI runs: lint, unit, integration and chart tests on real control planes
 	$(BIN)/pytest -ra $(ARGS)
+
+test-real-node: controlplane venv  ## the real-node tier: containerd, kubelet and kube-proxy join the host cluster (root)
+	$(BIN)/pytest -ra --real-node $(ARGS)
 
 unit: venv  ## pure tests only, no control plane
 	$(BIN)/pytest -ra tests/unit $(ARGS)

@@ -6,13 +6,14 @@ its temp state (unless --keep)."""
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import signal
 import sys
 import time
 from pathlib import Path
 
-from syncer.controlplane import ClusterPair, assets
+from syncer.controlplane import ClusterPair, assets, node
 from syncer.controlplane.cluster import free_port
 from syncer.controlplane.process import Component
 
@@ -24,6 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (kubeconfigs, logs, etcd data)")
     parser.add_argument("--host-port", type=int, default=0, help="host kube-apiserver port (default: a free one)")
     parser.add_argument("--virtual-port", type=int, default=0, help="virtual kube-apiserver port (default: a free one)")
+    parser.add_argument(
+        "--real-node",
+        action="store_true",
+        help="add a real node (containerd, kubelet, kube-proxy; needs root and Docker) for pods that tolerate it",
+    )
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
@@ -50,8 +56,21 @@ Try:
   {kubectl} --kubeconfig {v} logs deployment/web                 # through vcsync's kubelet endpoint
   {kubectl} --kubeconfig {v} exec deployment/web -- echo hello   # runs on this machine, as kwok does
 
-Component logs: {pair.workdir}/{{host,virtual}}/logs/
+{_real_node_text(pair, kubectl)}Component logs: {pair.workdir}/{{host,virtual}}/logs/
 Ctrl-C stops everything{"" if pair.keep else " and removes " + str(pair.workdir)}.
+"""
+
+
+def _real_node_text(pair: ClusterPair, kubectl: str) -> str:
+    real = pair.host.real_node
+    if real is None:
+        return ""
+    overrides = json.dumps({"spec": {"nodeSelector": node.NODE_SELECTOR, "tolerations": [node.TOLERATION]}})
+    return f"""Real node {node.NAME} ({real.ip}): real containers for pods that tolerate {node.TAINT}; images come from
+this machine's Docker (no registry), e.g. {real.images[-1]}:
+  {kubectl} --kubeconfig {pair.virtual.kubeconfig} run web --image={real.images[-1]} --image-pull-policy=Never \\
+    --overrides='{overrides}' -- python3 -m http.server 8080
+
 """
 
 
@@ -60,9 +79,15 @@ def run(args: argparse.Namespace) -> int:
         raise assets.ControlPlaneError("--nodes must be 0 or more")
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    binaries = assets.ensure()
+    binaries = assets.ensure(real_node=args.real_node)
+    images = node.local_images() if args.real_node else None
     pair = ClusterPair(
-        nodes=args.nodes, host_port=args.host_port, virtual_port=args.virtual_port, keep=args.keep, binaries=binaries
+        nodes=args.nodes,
+        host_port=args.host_port,
+        virtual_port=args.virtual_port,
+        keep=args.keep,
+        binaries=binaries,
+        real_node_images=images,
     )
     syncer: Component | None = None
     try:
@@ -109,4 +134,6 @@ def _follow(pair: ClusterPair, syncer: Component) -> None:
             for cluster in pair.clusters:
                 for component in cluster.components.values():
                     component.check_running()
+            if pair.host.real_node:
+                pair.host.real_node.check_running()
             time.sleep(0.5)

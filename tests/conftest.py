@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from kubernetes_asyncio import client
 
-from syncer.controlplane import Cluster, ClusterPair, ControlPlaneError, assets
+from syncer.controlplane import Cluster, ClusterPair, ControlPlaneError, assets, node
 from syncer.controlplane.cluster import ApiError
 from tests import syncer_process
 from tests.kube import Any_, Core
@@ -23,16 +23,21 @@ _PAIR: ClusterPair | None = None
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--run-kind", action="store_true", help="also run `kind` tests (needs a Docker engine)")
+    parser.addoption(
+        "--real-node", action="store_true", help="the host cluster gets a real node; runs the `real_node` tests only"
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """`kind` tests are opt-in: without --run-kind they are deselected (not skipped), so CI shows no skips."""
-    if config.getoption("--run-kind"):
-        return
-    kind_tests = [item for item in items if item.get_closest_marker("kind")]
-    if kind_tests:
-        config.hook.pytest_deselected(items=kind_tests)
-        items[:] = [item for item in items if item not in kind_tests]
+    """`kind` tests are opt-in: without --run-kind they are deselected (not skipped), so CI shows no skips.
+    `real_node` tests run in their own session (`--real-node`, which runs nothing else), with a real node in the
+    session's host cluster."""
+    unwanted = [] if config.getoption("--run-kind") else [item for item in items if item.get_closest_marker("kind")]
+    real_node = config.getoption("--real-node")
+    unwanted += [item for item in items if bool(item.get_closest_marker("real_node")) != real_node]
+    if unwanted:
+        config.hook.pytest_deselected(items=unwanted)
+        items[:] = [item for item in items if item not in unwanted]
 
 
 def _docker_works() -> bool:
@@ -53,18 +58,26 @@ def _missing(message: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def cluster_pair() -> Iterator[ClusterPair]:
+def cluster_pair(request: pytest.FixtureRequest) -> Iterator[ClusterPair]:
     global _PAIR
+    real_node = request.config.getoption("--real-node")
     try:
-        binaries = assets.locate()
+        binaries = assets.locate(real_node=real_node)
     except ControlPlaneError as e:
         _missing(str(e))
-    pair = ClusterPair(nodes=3, binaries=binaries)
+    pair = ClusterPair(nodes=3, binaries=binaries, real_node_images=real_node_images() if real_node else None)
     _PAIR = pair
     pair.start()
     yield pair
     _PAIR = None
     pair.stop()
+
+
+def real_node_images() -> list[str]:
+    try:
+        return node.local_images()
+    except ControlPlaneError as e:
+        pytest.fail(str(e), pytrace=False)
 
 
 @pytest.fixture(scope="session")

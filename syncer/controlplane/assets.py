@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kubectl")
+NODE_BINARIES = ("kubelet", "kube-proxy")  # only for a real node (node.py); envtest's folder has none
 HACK_DIR = Path(__file__).resolve().parents[2] / "hack" / "controlplane"
 
 
@@ -45,19 +46,20 @@ def _search_dirs() -> list[Path]:
     return dirs
 
 
-def _find(dirs: list[Path]) -> tuple[dict[str, Path], list[str]]:
+def _find(dirs: list[Path], names: tuple[str, ...] = BINARIES) -> tuple[dict[str, Path], list[str]]:
     found: dict[str, Path] = {}
-    for name in BINARIES:
+    for name in names:
         for d in dirs:
             if os.access(d / name, os.X_OK):
                 found[name] = d / name
                 break
-    return found, [b for b in BINARIES if b not in found]
+    return found, [b for b in names if b not in found]
 
 
-def locate() -> dict[str, Path]:
-    """The binaries, without building; ControlPlaneError naming what is missing."""
-    found, missing = _find(_search_dirs())
+def locate(real_node: bool = False) -> dict[str, Path]:
+    """The binaries (with kubelet and kube-proxy for a real node), without building; ControlPlaneError naming what
+    is missing."""
+    found, missing = _find(_search_dirs(), BINARIES + NODE_BINARIES if real_node else BINARIES)
     if missing:
         raise ControlPlaneError(
             f"control-plane binaries missing: {', '.join(missing)}. Build them with `make controlplane` "
@@ -66,9 +68,9 @@ def locate() -> dict[str, Path]:
     return found
 
 
-def ensure() -> dict[str, Path]:
+def ensure(real_node: bool = False) -> dict[str, Path]:
     """The binaries, building the missing ones from Go modules first (progress on stderr)."""
-    found, missing = _find(_search_dirs())
+    found, missing = _find(_search_dirs(), BINARIES + NODE_BINARIES if real_node else BINARIES)
     if not missing:
         return found
     pinned_versions()  # a clear error outside a checkout
@@ -78,4 +80,4 @@ def ensure() -> dict[str, Path]:
         raise ControlPlaneError("Go is not installed: install Go 1.26 or newer, or set VCSYNC_ASSETS")
     if result.returncode != 0:
         raise ControlPlaneError("building the control-plane binaries failed; the build output above says why")
-    return locate()
+    return locate(real_node)

@@ -5,6 +5,7 @@ it only starts processes and polls /readyz, so it works the same from pytest fix
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import json
 import shutil
@@ -18,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from syncer.controlplane import node
+from syncer.controlplane.node import RealNode
 from syncer.controlplane.pki import Pki, write_kubeconfig, write_pki
 from syncer.controlplane.process import Component
 from syncer.kube.client import connect
@@ -67,7 +70,16 @@ class ApiError(RuntimeError):
 class Cluster:
     """A control plane in `workdir/<role>`; role is "host" (with scheduler, kwok, nodes) or "virtual"."""
 
-    def __init__(self, role: str, workdir: Path, binaries: dict[str, Path], *, nodes: int = 0, port: int = 0) -> None:
+    def __init__(
+        self,
+        role: str,
+        workdir: Path,
+        binaries: dict[str, Path],
+        *,
+        nodes: int = 0,
+        port: int = 0,
+        real_node_images: list[str] | None = None,
+    ) -> None:
         self.role = role
         self.dir = workdir / role
         self.bin = binaries
@@ -78,6 +90,8 @@ class Cluster:
         # where the API server's kubelet connections go: vcsync's kubelet (virtual), the relay to kwok's (host)
         self.kubelet_egress_socket = self.dir / "kubelet-egress.sock"
         self.components: dict[str, Component] = {}
+        # a real node (containerd, kubelet, kube-proxy) next to the kwok ones, host only: see node.py
+        self.real_node = RealNode(self.dir, self.kubeconfig, binaries, real_node_images) if real_node_images else None
         self.pki: Pki | None = None
         self._ssl: ssl.SSLContext | None = None
 
@@ -114,6 +128,7 @@ class Cluster:
                     "syncer.controlplane.relay",
                     str(self.kubelet_egress_socket),
                     f"127.0.0.1:{self.kwok_port}",
+                    *([self.real_node.ip] if self.real_node else []),
                 ],
             )
             self._add(
@@ -125,6 +140,9 @@ class Cluster:
                     f"--server-address=127.0.0.1:{self.kwok_port}",
                 ],
             )
+
+            if self.real_node:
+                self.real_node.prepare(self.dir / "logs")
 
     def _kwok_config(self) -> Path:
         """kwok's stages plus what its kubelet API answers for every pod: the log files below (CRI format, appended to
@@ -274,6 +292,8 @@ class Cluster:
         for name, component in self.components.items():
             if name not in ("etcd", "kube-apiserver"):
                 component.start()
+        if self.real_node:
+            self.real_node.start()
 
     def wait_controllers(self, timeout: float = 120) -> None:
         """The service-account controller has made `default/default`, and every host node is Ready."""
@@ -282,8 +302,8 @@ class Cluster:
             timeout,
             "the controller-manager to create default/default ServiceAccount",
         )
-        if self.nodes:
-            self.wait_for(self._nodes_ready, timeout, f"{self.nodes} kwok nodes to be Ready")
+        if self.nodes or self.real_node:
+            self.wait_for(self._nodes_ready, timeout, f"{self.nodes} kwok nodes (and the real node) to be Ready")
 
     def restart(self, component: str, timeout: float = 120) -> None:
         """Restart one component in place (same ports, same data), waiting for the API again if needed."""
@@ -311,8 +331,17 @@ class Cluster:
         self.start_controllers()
 
     def stop(self) -> None:
+        if self.real_node:
+            self.real_node.stop(delete_pods=self._delete_real_node_pods)
         for component in reversed(list(self.components.values())):
             component.stop()
+
+    def _delete_real_node_pods(self) -> None:
+        selector = f"spec.nodeName={node.NAME}"
+        for pod in self.api("GET", f"/api/v1/pods?fieldSelector={selector}")["items"]:
+            meta = pod["metadata"]
+            with contextlib.suppress(ApiError):
+                self.api("DELETE", f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}?gracePeriodSeconds=0")
 
     # ---- API access (sync, for setup and readiness only) --------------------------------------------------
     def api(self, method: str, path: str, body: Any = None, timeout: float = 10) -> Any:
@@ -369,6 +398,8 @@ class Cluster:
         while not predicate():
             for component in self.components.values():
                 component.check_running()
+            if self.real_node:
+                self.real_node.check_running()
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{self.role}: timed out after {timeout:.0f}s waiting for {what}")
             time.sleep(0.2)
@@ -385,10 +416,11 @@ class Cluster:
             for n in items
             if any(c["type"] == "Ready" and c["status"] == "True" for c in n.get("status", {}).get("conditions", []))
         ]
-        return len(ready) >= self.nodes
+        return len(ready) >= self.nodes + (1 if self.real_node else 0)
 
     def log_tails(self, lines: int = 20) -> dict[str, str]:
-        return {c.name: c.tail(lines) for c in self.components.values()}
+        node_parts = self.real_node.components.values() if self.real_node else ()
+        return {c.name: c.tail(lines) for c in (*self.components.values(), *node_parts)}
 
 
 def _kwok_resource_metrics() -> list[dict[str, Any]]:

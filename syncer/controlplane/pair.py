@@ -47,15 +47,19 @@ class ClusterPair:
         virtual_port: int = 0,
         keep: bool = False,
         binaries: dict[str, Path] | None = None,
+        real_node_images: list[str] | None = None,
     ) -> None:
+        """`real_node_images`: a real node (node.py) joins the host cluster, with these local Docker images."""
         self.keep = keep
-        self.binaries = binaries or assets.locate()
+        self.binaries = binaries or assets.locate(real_node=bool(real_node_images))
         parent = Path(tempfile.gettempdir())
         sweep_stale_workdirs(parent)
         self.workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX, dir=parent))
         try:
             (self.workdir / "owner.pid").write_text(str(os.getpid()))
-            self.host = Cluster("host", self.workdir, self.binaries, nodes=nodes, port=host_port)
+            self.host = Cluster(
+                "host", self.workdir, self.binaries, nodes=nodes, port=host_port, real_node_images=real_node_images
+            )
             self.virtual = Cluster("virtual", self.workdir, self.binaries, port=virtual_port)
         except BaseException:
             shutil.rmtree(self.workdir, ignore_errors=True)
