@@ -15,5 +15,5 @@ trap 'rm -rf "$work"' EXIT
 gcc -Os -Wall -Werror -static -DVERSION="v3.10.2-vcsync" -o "$work/pause" "$module/build/pause/linux/pause.c"
 strip "$work/pause"
 printf 'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\n' >"$work/Dockerfile"
-docker build --quiet -t "$image" "$work" >/dev/null 2>&1
+docker build --quiet -t "$image" "$work" >/dev/null 2>"$work/build.log" || { cat "$work/build.log" >&2; exit 1; }
 echo "$image"

@@ -79,8 +79,11 @@ class Cluster:
         nodes: int = 0,
         port: int = 0,
         real_node_images: list[str] | None = None,
+        pod_reachable: bool = False,
     ) -> None:
         self.role = role
+        # with a real node, pods reach the API servers on the machine's address: vcsync's own pods (CoreDNS) do
+        self.pod_reachable = pod_reachable
         self.dir = workdir / role
         self.bin = binaries
         self.nodes = nodes if role == "host" else 0
@@ -98,7 +101,8 @@ class Cluster:
     # ---- setup -------------------------------------------------------------------------------------------
     def prepare(self) -> None:
         (self.dir / "logs").mkdir(parents=True, exist_ok=True)
-        self.pki = write_pki(self.dir / "pki", SERVICE_IP, CLUSTER_DOMAIN)
+        extra = (node.VCLUSTER_SERVICE_IP,) if self.pod_reachable and self.role == "virtual" else ()
+        self.pki = write_pki(self.dir / "pki", SERVICE_IP, CLUSTER_DOMAIN, extra)
         write_kubeconfig(self.kubeconfig, f"vcsync-{self.role}", self.server, self.pki)
         self._ssl = ssl.create_default_context(cafile=str(self.pki.ca_cert))
         self._ssl.load_cert_chain(str(self.pki.admin_cert), str(self.pki.admin_key))
@@ -209,7 +213,7 @@ class Cluster:
         return [
             str(self.bin["kube-apiserver"]),
             f"--etcd-servers={self.etcd_url}",
-            "--bind-address=127.0.0.1",
+            f"--bind-address={'0.0.0.0' if self.pod_reachable else '127.0.0.1'}",
             "--advertise-address=127.0.0.1",
             f"--secure-port={self.port}",
             f"--cert-dir={self.dir / 'pki'}",

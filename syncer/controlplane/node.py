@@ -27,21 +27,24 @@ PAUSE_IMAGE = "vcsync.local/pause:3.10.2"
 CNI_BIN = Path("/usr/lib/cni")
 KUBELET_PORT = 10250  # the kubelet's own port: one real node per machine
 TOLERATION = {"key": TAINT, "operator": "Exists", "effect": "NoSchedule"}
+# the vcluster Service's ClusterIP for pods on this node that call the virtual API server (CoreDNS): the virtual
+# serving certificate names it, as vcluster's names its Service's IP
+VCLUSTER_SERVICE_IP = "10.96.0.100"
 NODE_SELECTOR = {"kubernetes.io/hostname": NAME}
 
 
 def local_images() -> list[str]:
     """Prepare a source checkout's machine for a real node and return the workload images it gets besides pause:
-    Debian's packages (hack/node/deps.sh), the Docker engine, the pause image and the Debian base (python3), all
-    built here (hack/image) since no registry is reachable."""
+    Debian's packages (hack/node/deps.sh), the Docker engine, the pause image, the Debian base (python3) and CoreDNS,
+    all built here (hack/image) since no registry is reachable."""
     hack = HACK_DIR.parent
     printed = []
-    for script in ("node/deps.sh", "image/dockerd.sh", "image/pause.sh", "image/base.sh"):
+    for script in ("node/deps.sh", "image/dockerd.sh", "image/pause.sh", "image/base.sh", "image/coredns.sh"):
         done = subprocess.run(["bash", str(hack / script)], capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise ControlPlaneError(f"hack/{script} failed: {done.stderr.strip()[-1500:]}")
         printed.append(done.stdout.strip())
-    return printed[-1:]
+    return printed[-2:]
 
 
 def primary_ip() -> str:

@@ -57,10 +57,17 @@ class ClusterPair:
         self.workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX, dir=parent))
         try:
             (self.workdir / "owner.pid").write_text(str(os.getpid()))
+            reachable = bool(real_node_images)
             self.host = Cluster(
-                "host", self.workdir, self.binaries, nodes=nodes, port=host_port, real_node_images=real_node_images
+                "host",
+                self.workdir,
+                self.binaries,
+                nodes=nodes,
+                port=host_port,
+                real_node_images=real_node_images,
+                pod_reachable=reachable,
             )
-            self.virtual = Cluster("virtual", self.workdir, self.binaries, port=virtual_port)
+            self.virtual = Cluster("virtual", self.workdir, self.binaries, port=virtual_port, pod_reachable=reachable)
         except BaseException:
             shutil.rmtree(self.workdir, ignore_errors=True)
             raise

@@ -74,8 +74,10 @@ def _leaf(ca_key, ca_name: x509.Name, subject: x509.Name, usage, sans: list[x509
     return key, builder.sign(ca_key, hashes.SHA256())
 
 
-def write_pki(directory: Path, service_ip: str, cluster_domain: str = "cluster.local") -> Pki:
-    """Create every key and certificate one cluster needs under `directory`."""
+def write_pki(
+    directory: Path, service_ip: str, cluster_domain: str = "cluster.local", extra_ips: tuple[str, ...] = ()
+) -> Pki:
+    """Create every key and certificate one cluster needs under `directory`; `extra_ips` are more serving IPs."""
     directory.mkdir(parents=True, exist_ok=True)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name("vcsync-test-ca")
@@ -88,7 +90,7 @@ def write_pki(directory: Path, service_ip: str, cluster_domain: str = "cluster.l
     dns = ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"]
     dns.append(f"kubernetes.default.svc.{cluster_domain}")
     sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
-    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", service_ip)]
+    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", service_ip, *extra_ips)]
     serving_key, serving = _leaf(ca_key, ca_name, _name("kube-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH, sans)
     admin_key, admin = _leaf(ca_key, ca_name, _name("admin", "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH, None)
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
