@@ -214,7 +214,7 @@ class Cluster:
             str(self.bin["kube-apiserver"]),
             f"--etcd-servers={self.etcd_url}",
             f"--bind-address={'0.0.0.0' if self.pod_reachable else '127.0.0.1'}",
-            "--advertise-address=127.0.0.1",
+            f"--advertise-address={self.real_node.ip if self.real_node else '127.0.0.1'}",
             f"--secure-port={self.port}",
             f"--cert-dir={self.dir / 'pki'}",
             f"--tls-cert-file={pki.serving_cert}",
@@ -229,8 +229,9 @@ class Cluster:
             "--authorization-mode=RBAC",
             "--allow-privileged=true",
             "--profiling=false",
-            # loopback addresses are not valid endpoints, and the virtual side never reconciles its own.
-            "--endpoint-reconciler-type=none",
+            # loopback addresses are not valid endpoints, and the virtual side never reconciles its own; with a real
+            # node the host's `kubernetes` Service leads its pods (vcsync in the chart's pod) to the machine's address
+            f"--endpoint-reconciler-type={'lease' if self.real_node else 'none'}",
             "--v=1",
         ]
 
@@ -335,7 +336,8 @@ class Cluster:
         self.start_controllers()
 
     def stop(self) -> None:
-        if self.real_node:
+        if self.real_node:  # no scheduler first, or controllers' replacements of the deleted pods would start there
+            self.components["kube-scheduler"].stop()
             self.real_node.stop(delete_pods=self._delete_real_node_pods)
         for component in reversed(list(self.components.values())):
             component.stop()

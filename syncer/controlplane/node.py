@@ -186,7 +186,7 @@ class RealNode:
         _enable_bridge_netfilter()
         self.components["containerd"].start()
         _wait(lambda: self._ctr("version").returncode == 0, 30, "containerd to answer")
-        self._load_images()
+        self.load_images(self.images)
         self.components["kubelet"].start()
         self.components["kube-proxy"].start()
 
@@ -194,11 +194,13 @@ class RealNode:
         argv = ["ctr", f"--address={self.socket}", "--namespace=k8s.io", *args]
         return subprocess.run(argv, capture_output=True, check=False, timeout=120, **kwargs)
 
-    def _load_images(self) -> None:
-        save = subprocess.Popen(["docker", "save", *self.images], stdout=subprocess.PIPE)
+    def load_images(self, images: list[str]) -> None:
+        """Copy images from the local Docker engine into the node's containerd (pods use them with any pull policy
+        but Always)."""
+        save = subprocess.Popen(["docker", "save", *images], stdout=subprocess.PIPE)
         loaded = self._ctr("images", "import", "-", stdin=save.stdout)
         if save.wait() != 0 or loaded.returncode != 0:
-            raise RuntimeError(f"loading {self.images} from Docker into containerd failed: {loaded.stderr.decode()}")
+            raise RuntimeError(f"loading {images} from Docker into containerd failed: {loaded.stderr.decode()}")
 
     def check_running(self) -> None:
         for component in self.components.values():

@@ -102,11 +102,13 @@ class KubeletServer:
         while True:
             try:
                 ca = await tls.client_ca(self.virtual_api, self.config.kubelet_client_ca_file)
-                break
+                if ca is not None:
+                    break
+                log.info("the virtual API server has not published its client CA yet", retry_in_s=delay)
             except (ApiError, OSError, TimeoutError) as e:
                 log.warning("cannot read the kubelet client CA yet", error=str(e), retry_in_s=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
         if ca:
             tls.require_client_ca(self._context, ca)
         else:

@@ -44,13 +44,16 @@ def self_signed(address: str) -> tuple[bytes, bytes]:
     return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
-async def client_ca(api: KubeApi, ca_file: str) -> str:
-    """PEM of the CA for client certificates: `ca_file`, else the virtual API server's `client-ca-file`; "" when there
-    is none (then only bearer tokens authenticate)."""
+async def client_ca(api: KubeApi, ca_file: str) -> str | None:
+    """PEM of the CA for client certificates: `ca_file`, else the virtual API server's `client-ca-file`; "" when it
+    has none (then only bearer tokens authenticate); None while the API server has not published its authentication
+    ConfigMap yet, which it does just after it starts serving (in the chart's pod, vcsync often asks before that)."""
     if ca_file:
         return Path(ca_file).read_text()  # noqa: ASYNC240 (once, at startup)
     configmap = await api.get(CONFIGMAPS, *AUTH_CONFIGMAP)
-    return ((configmap or {}).get("data") or {}).get("client-ca-file", "")
+    if configmap is None:
+        return None
+    return (configmap.get("data") or {}).get("client-ca-file", "")
 
 
 def server_context(cert_file: str, key_file: str, address: str) -> ssl.SSLContext:
