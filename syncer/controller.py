@@ -29,6 +29,7 @@ OWNER_OWNED = ("metadata.ownerReferences",)
 
 HOST_NAME_INDEX = "host-name"
 TOMBSTONE_TTL = 60.0
+OWNER_GONE_RETRY = 10.0  # seconds between looks at a create held while the owning vcluster Service is gone
 
 
 def _key(namespace: str | None, name: str) -> str:
@@ -339,6 +340,11 @@ class Controller(KeyedWorker):
         return {"apiVersion": res.api_version, "kind": res.kind, "metadata": meta, **body}
 
     async def _create(self, key: str, vobj: Obj, desired: Obj) -> str:
+        if self.engine.owner_gone():
+            # `helm uninstall` on a real node found copies re-created behind the garbage collector, left for good
+            log.warning("owner Service gone: host object not created", **self.fields(key, "create"))
+            self.queue.add_after(key, OWNER_GONE_RETRY)
+            return "held"
         meta = desired["metadata"]
         self._log_write("create", meta["name"], key, changed_paths(desired))
         try:

@@ -60,6 +60,7 @@ class Engine:
     ) -> None:
         self.config = config
         self.identity = identity
+        self._owner_seen = False  # the vcluster Service has been seen: see owner_gone
         names = NameTranslator(config.name, config.target_namespace)
         self.context = Context(config, names, self)
         timeout = config.request_timeout
@@ -189,8 +190,15 @@ class Engine:
         service = self.vcluster_service()
         if service is None:
             return None
+        self._owner_seen = True
         meta = service["metadata"]
         return {"apiVersion": "v1", "kind": "Service", "name": meta["name"], "uid": meta["uid"]}
+
+    def owner_gone(self) -> bool:
+        """The vcluster Service owned this process's host objects and is gone now (`helm uninstall` deletes it, then
+        the garbage collector the copies): a create would leave an orphan no collector ever takes. A Service never
+        seen (vcsync run without one) is not gone: objects are then made without owner."""
+        return self._owner_seen and self.config.set_owner and self.vcluster_service() is None
 
     # ---- lifecycle ---------------------------------------------------------------------------------------------
     @property

@@ -126,6 +126,10 @@ async def test_the_chart_runs_a_virtual_cluster_whose_tenant_app_resolves_and_an
     tenant = Kubectl(cluster_pair, "default")
     tenant.argv[1] = f"--kubeconfig={tmp_path / 'virtual.kubeconfig'}"
 
+    async def answering():  # the pod is Ready; kube-proxy programs the Service's rules a moment later
+        return (await tenant.run("get", "--raw", "/readyz"))[1] == "ok"
+
+    await eventually(answering, 60, "the virtual API server to answer at the vcluster Service's IP", every=1)
     code, out, err = await tenant.run("apply", "-f", "-", stdin=_tenant_objects(base).encode())
     assert code == 0, err
 
@@ -140,9 +144,23 @@ async def test_the_chart_runs_a_virtual_cluster_whose_tenant_app_resolves_and_an
 
     helm("uninstall", RELEASE, "--wait", "--timeout=120s")
 
-    async def nothing_left():
-        pods = cluster_pair.host.api("GET", f"/api/v1/namespaces/{host_namespace}/pods")["items"]
-        services = cluster_pair.host.api("GET", f"/api/v1/namespaces/{host_namespace}/services")["items"]
-        return not pods and not services
+    left: list[str] = []
 
-    await eventually(nothing_left, 120, "the release's pods and every synced object to be gone", every=1)
+    async def nothing_left():
+        left[:] = [
+            f"{kind}/{item['metadata']['name']}"
+            for kind in ("pods", "services", "configmaps", "statefulsets")
+            for item in cluster_pair.host.api("GET", _path(kind, host_namespace))["items"]
+            if kind != "configmaps" or item["metadata"]["name"] != "kube-root-ca.crt"
+        ]
+        return not left
+
+    try:
+        await eventually(nothing_left, 120, "the release's pods and every synced object to be gone", every=1)
+    except AssertionError as e:
+        raise AssertionError(f"left behind: {left}") from e
+
+
+def _path(kind: str, namespace: str) -> str:
+    group = "/apis/apps/v1" if kind == "statefulsets" else "/api/v1"
+    return f"{group}/namespaces/{namespace}/{kind}"

@@ -134,11 +134,21 @@ async def test_kubectl_logs_and_exec_in_the_virtual_cluster_reach_the_real_kubel
 
 
 async def test_a_virtual_service_answers_another_tenant_pod_through_kube_proxy(
-    web: dict, v: Core, h: Core, virtual_namespace: str, host_namespace: str, image: str
+    web: dict, v: Core, h: Core, virtual_namespace: str, host_namespace: str, image: str, cluster_pair
 ) -> None:
     ip = await web_service(v, h, virtual_namespace, host_namespace)
-    fetch = f"import urllib.request as u; print(u.urlopen('http://{ip}/', timeout=10).status)"
+    fetch = (  # kube-proxy programs the Service's rules a moment after vcsync made it: retried for 30 s
+        "import time, urllib.request as u\n"
+        "for attempt in range(30):\n"
+        "    try:\n"
+        f"        print(u.urlopen('http://{ip}/', timeout=5).status)\n"
+        "        break\n"
+        "    except OSError:\n"
+        "        time.sleep(1)\n"
+    )
     pod = await run_to_completion(v, virtual_namespace, "client", image, fetch)
+    logs = await Kubectl(cluster_pair, virtual_namespace).run("logs", "client")
+    assert logs[1].split() == ["200"], logs
     assert pod["status"]["phase"] == "Succeeded", pod["status"]
 
 
@@ -147,14 +157,18 @@ async def test_a_tenant_pod_resolves_a_virtual_service_by_name_with_the_virtual_
 ) -> None:
     ip = await web_service(v, h, virtual_namespace, host_namespace)
     await available(client.AppsV1Api(virtual_api), "coredns", "kube-system")
-    # CoreDNS learns of the Service from its own watch, a moment later; until then `web` falls through the search
-    # path to this machine's resolver, which answers for any name. So: wait for the Service's IP, then fetch by name.
+    # CoreDNS learns of the Service from its own watch a moment later (until then `web` falls through the search path
+    # to this machine's resolver, which answers for any name), and kube-proxy its rules: both retried for 60 s.
     code = (
         "import socket, time, urllib.request as u\n"
-        "deadline = time.time() + 30\n"
-        f"while socket.gethostbyname('web') != '{ip}' and time.time() < deadline:\n"
-        "    time.sleep(0.5)\n"
-        "print(socket.gethostbyname('web'), u.urlopen('http://web/', timeout=10).status)"
+        "for attempt in range(60):\n"
+        "    try:\n"
+        f"        if socket.gethostbyname('web') == '{ip}':\n"
+        "            print(socket.gethostbyname('web'), u.urlopen('http://web/', timeout=5).status)\n"
+        "            break\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "    time.sleep(1)\n"
     )
     pod = await run_to_completion(v, virtual_namespace, "resolver", image, code)
     logs = await Kubectl(cluster_pair, virtual_namespace).run("logs", "resolver")
