@@ -81,3 +81,14 @@ def ensure(real_node: bool = False) -> dict[str, Path]:
     if result.returncode != 0:
         raise ControlPlaneError("building the control-plane binaries failed; the build output above says why")
     return locate(real_node)
+
+
+def run_hack(script: str, timeout: float = 900) -> str:
+    """Run `hack/<script>` of this checkout and return what it printed (image references, paths); ControlPlaneError
+    with the end of its error output if it fails."""
+    done = subprocess.run(
+        ["bash", str(HACK_DIR.parent / script)], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if done.returncode != 0:
+        raise ControlPlaneError(f"hack/{script} failed: {done.stderr.strip()[-1500:]}")
+    return done.stdout.strip()

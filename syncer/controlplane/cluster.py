@@ -20,7 +20,6 @@ from typing import Any
 import yaml
 
 from syncer.controlplane import node
-from syncer.controlplane.node import RealNode
 from syncer.controlplane.pki import Pki, write_kubeconfig, write_pki
 from syncer.controlplane.process import Component
 from syncer.kube.client import connect
@@ -94,7 +93,9 @@ class Cluster:
         self.kubelet_egress_socket = self.dir / "kubelet-egress.sock"
         self.components: dict[str, Component] = {}
         # a real node (containerd, kubelet, kube-proxy) next to the kwok ones, host only: see node.py
-        self.real_node = RealNode(self.dir, self.kubeconfig, binaries, real_node_images) if real_node_images else None
+        self.real_node = (
+            node.RealNode(self.dir, self.kubeconfig, binaries, real_node_images) if real_node_images else None
+        )
         self.pki: Pki | None = None
         self._ssl: ssl.SSLContext | None = None
 

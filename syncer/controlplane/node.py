@@ -11,12 +11,13 @@ import json
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from syncer.controlplane.assets import HACK_DIR, ControlPlaneError
+from syncer.controlplane.assets import run_hack
 from syncer.controlplane.process import Component
 
 NAME = "real-node-0"
@@ -37,13 +38,10 @@ def local_images() -> list[str]:
     """Prepare a source checkout's machine for a real node and return the workload images it gets besides pause:
     Debian's packages (hack/node/deps.sh), the Docker engine, the pause image, the Debian base (python3) and CoreDNS,
     all built here (hack/image) since no registry is reachable."""
-    hack = HACK_DIR.parent
-    printed = []
-    for script in ("node/deps.sh", "image/dockerd.sh", "image/pause.sh", "image/base.sh", "image/coredns.sh"):
-        done = subprocess.run(["bash", str(hack / script)], capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise ControlPlaneError(f"hack/{script} failed: {done.stderr.strip()[-1500:]}")
-        printed.append(done.stdout.strip())
+    printed = [
+        run_hack(script)
+        for script in ("node/deps.sh", "image/dockerd.sh", "image/pause.sh", "image/base.sh", "image/coredns.sh")
+    ]
     return printed[-2:]
 
 
@@ -206,7 +204,7 @@ class RealNode:
         for component in self.components.values():
             component.check_running()
 
-    def stop(self, delete_pods: Any = None) -> None:
+    def stop(self, delete_pods: Callable[[], None] | None = None) -> None:
         """Pods first, through the kubelet, so CNI releases their addresses and rules (`delete_pods`, when the API
         server is still up); then the processes; then whatever is left: tasks killed, mounts undone, kube-proxy's
         iptables rules removed."""

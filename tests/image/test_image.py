@@ -14,8 +14,8 @@ import pytest
 
 from syncer import __version__
 from syncer.controlplane import ClusterPair
+from syncer.controlplane.assets import run_hack
 from tests import syncer_process
-from tests.chart.chart import ROOT
 from tests.conftest import POD_SYNC, S
 from tests.integration.test_sync_configmaps_secrets import create_pod, gone_from_host, on_host
 from tests.kube import Core, pod
@@ -27,9 +27,7 @@ USER = 65532
 @pytest.fixture(scope="session")
 def image() -> str:
     """Built once per session; a warm build (every input unchanged) only checks that the image exists."""
-    build = subprocess.run(["bash", str(ROOT / "hack/image/build.sh")], capture_output=True, text=True, timeout=900)
-    assert build.returncode == 0, f"the image build failed:\n{build.stderr[-3000:]}"
-    return build.stdout.strip()
+    return run_hack("image/build.sh")
 
 
 def docker(*args: str) -> subprocess.CompletedProcess[str]:

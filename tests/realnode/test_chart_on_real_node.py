@@ -15,20 +15,14 @@ import pytest
 import yaml
 
 from syncer.controlplane import ClusterPair
+from syncer.controlplane.assets import run_hack
 from syncer.controlplane.node import NAME, TAINT, TOLERATION
 from tests.chart.chart import CHART, RELEASE, find_helm
 from tests.integration.test_kubelet import Kubectl
 from tests.support import eventually
 
 pytestmark = [pytest.mark.controlplane, pytest.mark.real_node]
-HACK = Path(__file__).resolve().parents[2] / "hack"
 SERVICE_IP = "10.96.0.150"  # pinned, so the serving certificate names it from the start (README: Install with Helm)
-
-
-def _built(script: str) -> list[str]:
-    done = subprocess.run(["bash", str(HACK / script)], capture_output=True, text=True, timeout=900, check=False)
-    assert done.returncode == 0, f"hack/{script} failed:\n{done.stderr[-2000:]}"
-    return done.stdout.split()
 
 
 def _values(images: dict[str, str], coredns: str) -> dict:
@@ -103,7 +97,7 @@ async def test_the_chart_runs_a_virtual_cluster_whose_tenant_app_resolves_and_an
 ) -> None:
     node = cluster_pair.host.real_node
     assert node is not None
-    built = [_built("image/build.sh")[0], *_built("image/controlplane.sh")]
+    built = [run_hack("image/build.sh"), *run_hack("image/controlplane.sh").split()]
     node.load_images(built)
     images = {"vcsync": built[0], **{ref.split("/")[1].split(":")[0]: ref for ref in built[1:]}}
     base, coredns = node.images[-2:]
