@@ -90,6 +90,15 @@ def _bulk(ax: Axes, results: Results) -> None:
     _panel(ax, "bulk throughput", "pods (each with a ConfigMap and a Secret)", "objects/s")
 
 
+def _capacity(throughput: Axes, cpu: Axes, results: Results) -> None:
+    rows = sorted(results.find("capacity", "pods/s to Running"), key=lambda r: r.x)
+    series = [("vcsync", [r.values for r in rows]), ("floor: straight on the host", [r.floor for r in rows])]
+    _bars(throughput, [f"{r.x:g} pods" for r in rows], series)
+    _panel(throughput, "capacity, client limits lifted", "pods created as fast as the client can", "pods/s to Running")
+    _errorbar(cpu, results.find("capacity", "CPU ms per pod life cycle"), "vcsync CPU per pod", color="tab:brown")
+    _panel(cpu, "CPU per pod life cycle (capacity runs)", "pods", "ms (user + system)")
+
+
 def _kubelet(logs: Axes, execs: Axes, streams: Axes, results: Results) -> None:
     rows = sorted(results.find("kubelet", "kubectl logs MB/s"), key=lambda r: r.x)
     series = [("through vcsync", [r.values for r in rows]), ("host pod directly", [r.floor for r in rows])]
@@ -115,8 +124,10 @@ def _kubelet(logs: Axes, execs: Axes, streams: Axes, results: Results) -> None:
 
 
 def draw(results: Results, png_path: Path) -> None:
-    fig, axes = plt.subplots(3, 3, figsize=(15, 12.5))
-    (create, status, bulk), (restart, memory, idle), (logs, execs, streams) = axes
+    fig, axes = plt.subplots(4, 3, figsize=(15, 16.5))
+    (create, status, bulk), (capacity, cpu, unused), (restart, memory, idle), (logs, execs, streams) = axes
+    _capacity(capacity, cpu, results)
+    unused.axis("off")
     _kubelet(logs, execs, streams, results)
     _latency(create, results, "create", "pods/s")
     _status(status, results)

@@ -25,6 +25,10 @@ NOTES = """\
   is unknown) seen by the host watch -> the virtual pod Running seen by the virtual watch; no floor.
 - **bulk**: all 3N objects created in the virtual cluster (client at vcsync's virtual QPS/burst) -> all 3N host copies
   seen. Floor: the same objects created directly on the host by a client at vcsync's host QPS/burst.
+- **capacity**: vcsync restarted with its client QPS limits lifted; N pods created in the virtual cluster as fast as
+  the benchmark client can (its concurrency in flight) -> the last virtual pod Running, as pods/s. Floor: the same
+  pods created straight on the host, Running by kwok. `CPU ms per pod life cycle`: vcsync's user + system CPU (from
+  /proc) from the first create until the namespace's deletion has emptied the host and vcsync is quiet, per pod.
 - **restart**: vcsync stopped (SIGTERM) and started again with everything in sync -> /readyz 200. Writes are
   `vcsync_api_requests_total` with verb create/update/patch/delete from start to ready. **memory** and **idle**: the
   quiet window after that restart (the idle window at the largest size); RSS is VmRSS at its end, peak is VmHWM.
