@@ -155,10 +155,14 @@ class Vcsync:
     def proc(self) -> ProcStats:
         """CPU seconds (user + system) and resident memory of the vcsync process, from /proc."""
         pid = self.pid
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat(5))
         status = dict(
             line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line
         )
         kb = {key: int(status[key].split()[0]) for key in ("VmRSS", "VmHWM")}
-        return ProcStats(ticks / os.sysconf("SC_CLK_TCK"), kb["VmRSS"], kb["VmHWM"])
+        return ProcStats(cpu_seconds(pid), kb["VmRSS"], kb["VmHWM"])
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) a process has used, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (fields 14, 15 of stat(5))

@@ -3,7 +3,37 @@ object names never become labels, so cardinality stays flat however many tenants
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from typing import Any
+
+import prometheus_client
+
+
+class _CachedChildren:
+    """`labels(*values)` answered from a dict once a combination was seen: prometheus_client validates, converts and
+    takes a lock on every call, and vcsync asks several times per request and per reconcile. Children are never
+    removed here, so a cached one is always the registered one."""
+
+    def labels(self, *values: Any, **named: Any) -> Any:
+        if named:
+            return super().labels(*values, **named)  # type: ignore[misc]
+        cache = self.__dict__.setdefault("_children_by_values", {})
+        child = cache.get(values)
+        if child is None:
+            child = cache[values] = super().labels(*values)  # type: ignore[misc]
+        return child
+
+
+class Counter(_CachedChildren, prometheus_client.Counter):
+    pass
+
+
+class Gauge(_CachedChildren, prometheus_client.Gauge):
+    pass
+
+
+class Histogram(_CachedChildren, prometheus_client.Histogram):
+    pass
+
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import re
 import signal
 import time
@@ -102,6 +104,15 @@ class Syncer:
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def log_entries(self) -> list[dict]:
+        """The JSON lines of the log, decoded (other lines, such as a start banner, skipped)."""
+        entries = []
+        for line in self.log_text().splitlines():
+            with contextlib.suppress(ValueError):
+                if line.startswith("{"):
+                    entries.append(json.loads(line))
+        return entries
 
     def log_tail(self, lines: int = 30) -> str:
         return "".join(deque(self.log_text().splitlines(keepends=True), maxlen=lines))

@@ -4,6 +4,7 @@ Pure: the engine resolves the involved object by reverse lookup (§4.4) and carr
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,15 +60,34 @@ def event_name(host_event_name: str, target: VirtualTarget) -> str:
 def rewrite_message(message: str, host_namespace: str, target: VirtualTarget, rename: Rename = _no_rename) -> str:
     """`T/<hostName>` and `<hostName>` become the virtual forms, other tokens `rename` knows their virtual names, and
     any remaining host-style name `<host object>`. One pass each, so a virtual name with "-x-" is never scrubbed."""
-    own = {f"{host_namespace}/{target.host_name}": f"{target.namespace}/{target.name}", target.host_name: target.name}
-    own_forms = re.compile("(" + "|".join(re.escape(form) for form in own) + ")")
-    tokens = re.compile(rf"(?:{re.escape(host_namespace)}/)?({_TOKEN})")
+    qualified = f"{host_namespace}/{target.host_name}"
+    own = {qualified: f"{target.namespace}/{target.name}", target.host_name: target.name}
+    tokens = _tokens(host_namespace)
 
     def other(match: re.Match[str]) -> str:
         return rename(match.group(1)) or scrub(match.group(0), "", "", host_namespace)
 
-    parts = own_forms.split(message)  # own forms at odd indices
+    parts = _split_at(message, qualified, target.host_name)  # own forms at odd indices
     return "".join(own[part] if i % 2 else tokens.sub(other, part) for i, part in enumerate(parts))
+
+
+@functools.lru_cache(maxsize=64)
+def _tokens(host_namespace: str) -> re.Pattern[str]:
+    """Host-style names, optionally namespace-qualified: compiled once per host namespace, not once per event."""
+    return re.compile(rf"(?:{re.escape(host_namespace)}/)?({_TOKEN})")
+
+
+def _split_at(message: str, qualified: str, name: str) -> list[str]:
+    """`message` split around each leftmost occurrence of `qualified` or `name` (the longer one where both start),
+    the forms kept at odd indices: what a regex alternation's split gives, without compiling one per event."""
+    parts, at = [], 0
+    while True:
+        found = [(p, form) for form in (qualified, name) if (p := message.find(form, at)) >= 0]
+        if not found:
+            return [*parts, message[at:]]
+        start, form = min(found, key=lambda hit: hit[0])  # min keeps the first of equals: `qualified`
+        parts += [message[at:start], form]
+        at = start + len(form)
 
 
 def _involves(host_event: Obj, target: VirtualTarget) -> bool:

@@ -3,9 +3,9 @@ syncer's markers nor match the chart's `release` selector, and every selector is
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
+from translators.jsoncopy import clone
 from translators.markers import MANAGED_BY, NAMESPACE_LABEL
 from translators.names import safe_concat_name, sha10
 
@@ -64,7 +64,7 @@ def translate_label_selector(
 
 
 def _translate_expression(expression: dict[str, Any], suffix: str) -> dict[str, Any]:
-    translated = copy.deepcopy(expression)
+    translated = clone(expression)
     translated["key"] = translate_label_key(expression["key"], suffix)
     return translated
 

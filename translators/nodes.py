@@ -4,11 +4,11 @@ vcluster's keys and encodings, so a node synced by either syncer is adopted with
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from translators.jsoncopy import clone
 from translators.markers import MANAGED_ANNOTATIONS, MANAGED_LABELS
 from translators.metadata import merge_managed
 
@@ -100,7 +100,7 @@ def merged_taints(host: Sequence[Taint], virtual: Sequence[Taint], original: Seq
         for taint in virtual
         if _identity(taint) not in on_host | dropped and (host_not_ready or taint.get("key") != NOT_READY_TAINT)
     ]
-    return [copy.deepcopy(taint) for taint in [*host, *added]]
+    return [clone(taint) for taint in [*host, *added]]
 
 
 def tolerates(toleration: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
@@ -154,7 +154,7 @@ def _taints(node: dict[str, Any]) -> list[Taint]:
 
 
 def _status(host_node: dict[str, Any], clear_images: bool, kubelet: tuple[str | None, int] | None) -> dict[str, Any]:
-    status = copy.deepcopy(host_node.get("status") or {})
+    status = clone(host_node.get("status") or {})
     if clear_images:
         status["images"] = []
     if kubelet:

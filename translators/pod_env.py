@@ -4,11 +4,11 @@ namespace, under host names; so the variables a tenant expects are computed from
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from translators.jsoncopy import clone
 from translators.labels import translate_label_key
 
 Obj = dict[str, Any]
@@ -70,10 +70,10 @@ def injected_env(vcluster_ip: str, services: Iterable[Obj]) -> list[Obj]:
 def host_container(container: Obj, injected: list[Obj], rename: Rename, suffix: str) -> Obj:
     """A copy of `container` whose env and envFrom references are renamed with `rename`, whose field paths are
     rewritten, and whose env starts with the `injected` entries the container does not define itself."""
-    host = copy.deepcopy(container)
+    host = clone(container)
     env = [_host_env_var(var, rename, suffix) for var in container.get("env") or ()]
     defined = {var.get("name") for var in env}
-    host["env"] = [copy.deepcopy(var) for var in injected if var["name"] not in defined] + env
+    host["env"] = [clone(var) for var in injected if var["name"] not in defined] + env
     if "envFrom" in container:
         host["envFrom"] = [_host_env_from(source, rename) for source in container["envFrom"] or ()]
     return host
@@ -134,7 +134,7 @@ def _host_port(ip: str, port: int) -> str:
 
 
 def _host_env_var(var: Obj, rename: Rename, suffix: str) -> Obj:
-    host = copy.deepcopy(var)
+    host = clone(var)
     source = host.get("valueFrom") or {}
     for ref in ("configMapKeyRef", "secretKeyRef"):
         _rename_ref(source.get(ref), rename)
@@ -143,7 +143,7 @@ def _host_env_var(var: Obj, rename: Rename, suffix: str) -> Obj:
 
 
 def _host_env_from(source: Obj, rename: Rename) -> Obj:
-    host = copy.deepcopy(source)
+    host = clone(source)
     for ref in ("configMapRef", "secretRef"):
         _rename_ref(host.get(ref), rename)
     return host
@@ -155,7 +155,7 @@ def _rename_ref(ref: Obj | None, rename: Rename) -> None:
 
 
 def _with_field_path(item: Obj, suffix: str) -> Obj:
-    host = copy.deepcopy(item)
+    host = clone(item)
     _rewrite_field_ref(host, suffix)
     return host
 

@@ -4,12 +4,12 @@ is rewritten here, in pure functions the pod syncer calls for create, status up 
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from translators.jsoncopy import clone
 from translators.labels import ns_label_key, translate_label_key, translate_label_selector
 from translators.markers import NAMESPACE_LABEL
 from translators.metadata import desired_host_metadata
@@ -193,14 +193,14 @@ def token_sources(vpod: Obj, cluster_domain: str = "cluster.local") -> list[Toke
 
 def status_up(vpod: Obj, hpod: Obj) -> Obj:
     """The virtual `status`: the host status without injected containers, with virtual-owned conditions kept."""
-    status = copy.deepcopy(hpod.get("status") or {})
+    status = clone(hpod.get("status") or {})
     vspec = vpod.get("spec") or {}
     for status_key, spec_key in _CONTAINER_STATUSES:
         if status_key in status:
             names = {container["name"] for container in vspec.get(spec_key) or ()}
             status[status_key] = [entry for entry in status[status_key] or () if entry.get("name") in names]
     host_owned = [c for c in status.pop("conditions", None) or () if c.get("type") in HOST_OWNED_CONDITIONS]
-    conditions = host_owned + copy.deepcopy(_virtual_owned_conditions(vpod))
+    conditions = host_owned + clone(_virtual_owned_conditions(vpod))
     return status | {"conditions": conditions} if conditions else status
 
 
@@ -210,13 +210,13 @@ def conditions_down(vpod: Obj, hpod: Obj) -> list[Obj] | None:
     host = (hpod.get("status") or {}).get("conditions") or []
     host_by_type = {condition.get("type"): condition for condition in host}
     stale = {
-        condition["type"]: copy.deepcopy(condition)
+        condition["type"]: clone(condition)
         for condition in _virtual_owned_conditions(vpod)
         if _significant(host_by_type.get(condition["type"])) != _significant(condition)
     }
     if not stale:
         return None
-    replaced = [stale.get(condition.get("type"), copy.deepcopy(condition)) for condition in host]
+    replaced = [stale.get(condition.get("type"), clone(condition)) for condition in host]
     return replaced + [condition for kind, condition in stale.items() if kind not in host_by_type]
 
 
@@ -256,7 +256,7 @@ def _host_spec(vpod: Obj, ctx: PodContext, warnings: list[str]) -> Obj:
     def rename(virtual_name: str) -> str:
         return ctx.names.to_host(namespace, virtual_name)[1]
 
-    spec = {key: copy.deepcopy(value) for key, value in vspec.items() if key in KNOWN_SPEC_FIELDS - _NOT_COPIED}
+    spec = {key: clone(value) for key, value in vspec.items() if key in KNOWN_SPEC_FIELDS - _NOT_COPIED}
     spec |= _identity_fields(vspec, ctx, rename)
     spec |= dns_fields(vspec, namespace, ctx.cluster_domain, ctx.dns_ip)
     spec |= {"hostAliases": host_aliases(vspec, ctx.vcluster_ip), "hostname": hostname(vspec, name)}
@@ -453,7 +453,7 @@ def _image_changes(virtual: list[Obj], host: list[Obj], image_map: Mapping[str, 
 def _remaining_gates(virtual: list[Obj], host: list[Obj]) -> list[Obj] | None:
     """The host gates still present in virtual, or None when none was removed (gates can only be removed)."""
     kept = {gate.get("name") for gate in virtual}
-    remaining = [copy.deepcopy(gate) for gate in host if gate.get("name") in kept]
+    remaining = [clone(gate) for gate in host if gate.get("name") in kept]
     return remaining if len(remaining) != len(host) else None
 
 
@@ -462,5 +462,5 @@ def _union(*groups: Iterable[Obj]) -> list[Obj]:
     result: list[Obj] = []
     for toleration in (toleration for group in groups for toleration in group):
         if _significant(toleration) not in (_significant(existing) for existing in result):
-            result.append(copy.deepcopy(toleration))
+            result.append(clone(toleration))
     return result

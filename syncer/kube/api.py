@@ -11,8 +11,10 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
+import orjson
 from kubernetes_asyncio import client
 
 from syncer import metrics
@@ -72,26 +74,59 @@ class NotLeader(Exception):
 
 
 SHARED_STRING_MAX = 64  # longer values (certificates, Secret data, uids in annotations) are rarely shared
+UNSHARED = "managedFields"  # dropped as objects enter a cache (Store.upsert): not worth a walk
 
 
-def _shared_strings(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """Every key and short string value interned: thousands of cached objects then share one "metadata", one
-    "resourceVersion", one "Running"... instead of holding copies. Halves a cached pod (21 -> 10 KB, measured)
-    for ~30 us more per decode."""
-    return {sys.intern(k): sys.intern(v) if type(v) is str and len(v) <= SHARED_STRING_MAX else v for k, v in pairs}
+def _share_strings(value: Any) -> Any:
+    """Every short string value interned, in place: thousands of cached objects then share one "Running", one
+    "True", one image name... instead of holding copies (orjson already shares dict keys). With the keys, this
+    halves a cached pod (measured: 14.6 -> 7.7 KB for a Running pod with its managedFields)."""
+    intern, limit = sys.intern, SHARED_STRING_MAX
+    if type(value) is dict:
+        for key, item in value.items():
+            kind = type(item)
+            if kind is str:
+                if len(item) <= limit:
+                    value[key] = intern(item)
+            elif (kind is dict or kind is list) and key != UNSHARED:
+                _share_strings(item)
+    elif type(value) is list:
+        for i, item in enumerate(value):
+            kind = type(item)
+            if kind is str:
+                if len(item) <= limit:
+                    value[i] = intern(item)
+            elif kind is dict or kind is list:
+                _share_strings(item)
+    return value
 
 
-_DECODER = json.JSONDecoder(object_pairs_hook=_shared_strings)
+def parse_json(data: bytes) -> Any:
+    """orjson's C decoder (2.5x the stdlib's), exact for every number an API server sends (it decodes even custom
+    resources' numbers to int64 or float64); the stdlib's for anything orjson refuses, so nothing new fails."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
 
 
 def loads(data: bytes) -> Any:
-    """JSON from the API server, decoded for a long life in a cache (see `_shared_strings`)."""
-    return _DECODER.decode(data.decode())
+    """JSON from the API server, decoded for a long life in a cache: `parse_json`, then `_share_strings` (together
+    3x faster than the stdlib decoder with an interning hook, for the same memory)."""
+    return _share_strings(parse_json(data))
+
+
+def _encode(body: Any) -> bytes:
+    """A request body as JSON: orjson, or the stdlib for what orjson refuses (integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(body)
+    except TypeError:
+        return json.dumps(body).encode()
 
 
 def _decode(body: bytes, for_cache: bool = False) -> dict[str, Any]:
     try:
-        doc = loads(body) if for_cache else json.loads(body)
+        doc = loads(body) if for_cache else parse_json(body)
     except ValueError:
         return {"message": body[:300].decode(errors="replace")}
     return doc if isinstance(doc, dict) else {"message": str(doc)[:300]}
@@ -129,15 +164,26 @@ class KubeApi:
         timeout: aiohttp.ClientTimeout | None = None,
         accept: str = "application/json",
     ) -> aiohttp.ClientResponse:
-        return await self._client.call_api(
-            path,
+        """The request as kubernetes_asyncio's REST client would send it (its aiohttp session, TLS, proxy and token),
+        without its generic layer: call_api walks every header, query and body value to "sanitize" it and the stdlib
+        encodes the body: about 5% of vcsync's CPU under load (measured with cProfile); orjson encodes here."""
+        rest, cfg = self._client.rest_client, self._client.configuration
+        headers = {**self._client.default_headers, "Content-Type": content_type, "Accept": accept}
+        if auth := (await cfg.auth_settings()).get("BearerToken"):  # refreshed by the client when it expires
+            headers[auth["key"]] = auth["value"]
+        options: dict[str, Any] = {}
+        if rest.proxy:
+            options["proxy"] = rest.proxy
+            options["proxy_headers"] = rest.proxy_headers
+        if rest.server_hostname:
+            options["server_hostname"] = rest.server_hostname
+        return await rest.pool_manager.request(
             method,
-            query_params=query or [],
-            header_params={"Content-Type": content_type, "Accept": accept},
-            body=body,
-            auth_settings=["BearerToken"],
-            _preload_content=False,
-            _request_timeout=timeout or aiohttp.ClientTimeout(total=self._timeout),
+            cfg.host + path + (f"?{urlencode(query)}" if query else ""),
+            headers=headers,
+            data=None if body is None else _encode(body),
+            timeout=timeout or aiohttp.ClientTimeout(total=self._timeout),
+            **options,
         )
 
     async def request(

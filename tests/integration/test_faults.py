@@ -340,9 +340,9 @@ async def test_a_pod_a_host_limitrange_refuses_is_told_why_retried_with_backoff_
     await syncer.settle()
     total = await refusals()
     attempts = [
-        line
-        for line in syncer.log_text().splitlines()
-        if '"msg": "create host object"' in line and '"kind": "pods"' in line and '"vname": "big"' in line
+        e
+        for e in syncer.log_entries()
+        if e.get("msg") == "create host object" and e.get("kind") == "pods" and e.get("vname") == "big"
     ]
     print(
         f"{retried:g} refused creates in {BACKOFF_WINDOW:g}s after the 8th, {total:g} in all; the pod on the host "

@@ -118,7 +118,7 @@ async def test_an_api_server_that_is_not_up_yet_is_retried_with_a_log_line(tmp_p
     syncer = await run_syncer(f"--virtual-kubeconfig={down}", wait=False)
 
     async def retry_logged():
-        return '"msg": "watch failed; retrying"' in syncer.log_text()
+        return any(e.get("msg") == "watch failed; retrying" for e in syncer.log_entries())
 
     await eventually(retry_logged, 30, "a retry log line")
     async with aiohttp.ClientSession() as session:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 
 import aiohttp
@@ -114,11 +115,10 @@ async def test_dry_run_logs_the_writes_it_would_make_and_makes_none(
     syncer = await run_syncer("--dry-run")
 
     async def logged():
-        return f'"host_name": "{host_name("cfg", vns, S)}"' in syncer.log_text()
+        return next((e for e in syncer.log_entries() if e.get("host_name") == host_name("cfg", vns, S)), None)
 
-    await eventually(logged, 30, "the intended create in the log")
-    line = next(ln for ln in syncer.log_text().splitlines() if host_name("cfg", vns, S) in ln)
-    assert '"result": "dry_run"' in line and '"action": "create"' in line and '"data.a"' in line
+    entry = await eventually(logged, 30, "the intended create in the log")
+    assert entry["result"] == "dry_run" and entry["action"] == "create" and "data.a" in json.dumps(entry)
     assert await h.get("config_map", t, host_name("cfg", vns, S)) is None
     assert await syncer.writes() == 0
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -329,13 +330,29 @@ class FakeResponse:
         pass
 
 
-class FakeClient:
+class FakeSession:
+    """Where KubeApi hands its requests: kubernetes_asyncio's aiohttp session."""
+
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, dict[str, Any]]] = []
 
-    async def call_api(self, path: str, method: str, **kwargs: Any) -> FakeResponse:
-        self.calls.append((path, method, kwargs))
+    async def request(self, method: str, url: str, **kwargs: Any) -> FakeResponse:
+        self.calls.append((method, url, kwargs))
         return FakeResponse()
+
+
+class FakeConfiguration:
+    host = "https://virtual"
+
+    async def auth_settings(self) -> dict[str, Any]:
+        return {"BearerToken": {"key": "authorization", "value": "Bearer t"}}
+
+
+class FakeClient:
+    def __init__(self) -> None:
+        self.configuration, self.default_headers = FakeConfiguration(), {"User-Agent": "x"}
+        self.rest_client = SimpleNamespace(pool_manager=FakeSession(), proxy=None, server_hostname=None)
+        self.calls = self.rest_client.pool_manager.calls
 
 
 async def test_apply_is_a_forced_server_side_apply_patch_unless_dry_run() -> None:
@@ -343,11 +360,14 @@ async def test_apply_is_a_forced_server_side_apply_patch_unless_dry_run() -> Non
     api = KubeApi(fake, "virtual", bucket=TokenBucket(100, 100))  # type: ignore[arg-type]
     body = objects()["Deployment"]
     assert await api.apply(DEPLOYMENTS, "kube-system", body, field_manager="vcsync") == {"kind": "Deployment"}
-    ((path, method, kwargs),) = fake.calls
-    assert (path, method) == ("/apis/apps/v1/namespaces/kube-system/deployments/coredns", "PATCH")
-    assert kwargs["query_params"] == [("fieldManager", "vcsync"), ("force", "true")]
-    assert kwargs["header_params"]["Content-Type"] == "application/apply-patch+yaml"
-    assert kwargs["body"] == body
+    ((method, url, kwargs),) = fake.calls
+    assert method == "PATCH"
+    assert (
+        url == "https://virtual/apis/apps/v1/namespaces/kube-system/deployments/coredns?fieldManager=vcsync&force=true"
+    )
+    assert kwargs["headers"]["Content-Type"] == "application/apply-patch+yaml"
+    assert kwargs["headers"]["authorization"] == "Bearer t"
+    assert json.loads(kwargs["data"]) == body
 
     dry = KubeApi(fake, "virtual", bucket=TokenBucket(100, 100), dry_run=True)  # type: ignore[arg-type]
     assert await dry.apply(DEPLOYMENTS, "kube-system", body, field_manager="vcsync") == body
