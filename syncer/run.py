@@ -12,6 +12,8 @@ import socket
 import sys
 import uuid
 
+import uvloop
+
 from syncer.config import Config, ConfigError, load_config, run_parser
 from syncer.engine import Engine, StartupTimeout
 from syncer.kube.client import connect
@@ -33,7 +35,8 @@ def main(argv: list[str]) -> int:
         print(f"vcsync run: {e}", file=sys.stderr)
         return 2
     setup_logging(config.log_format, config.log_level)
-    return asyncio.run(_serve(config))
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # libuv's loop: see the README's dependencies
+        return runner.run(_serve(config))
 
 
 def _identity() -> str:

@@ -10,7 +10,6 @@ import contextlib
 import json
 import ssl
 import time
-import weakref
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -46,7 +45,9 @@ class KubeletServer:
         self.names = engine.context.names
         self.vpods = engine.declare("virtual", PODS)
         self.hpods = engine.declare("host", PODS)
-        self._node_of: weakref.WeakKeyDictionary[asyncio.BaseTransport, str] = weakref.WeakKeyDictionary()
+        # connections handed over from the egress socket -> the node they were opened for (uvloop's transports take
+        # no weak references, so closed ones are dropped as new ones arrive)
+        self._node_of: dict[asyncio.BaseTransport, str] = {}
         self._egress: EgressProxy | None = None
         self.host_client = host_client
         timeout = config.request_timeout
@@ -163,6 +164,8 @@ class KubeletServer:
     # ---- connection hand-over (called by _Front) ---------------------------------------------------------------
     def take_http(self, transport: asyncio.Transport, buffered: bytes, node: str) -> None:
         assert self._http is not None
+        for closed in [t for t in self._node_of if t.is_closing()]:
+            del self._node_of[closed]
         self._node_of[transport] = node
         protocol = self._http()
         transport.set_protocol(protocol)
