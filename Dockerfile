@@ -13,6 +13,7 @@ COPY build/wheelhouse /wheelhouse
 COPY pyproject.toml README.md ./
 COPY syncer ./syncer
 COPY translators ./translators
+COPY vocab ./vocab
 RUN python3 -m venv /opt/vcsync \
  && /opt/vcsync/bin/pip wheel --no-deps --wheel-dir /dist . \
  && /opt/vcsync/bin/pip install /dist/vcsync-*.whl \

@@ -20,6 +20,7 @@ unit: venv  ## pure tests only, no control plane
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m syncer.docs --check
 	$(BIN)/python hack/helm/schema.py --check
 

@@ -13,7 +13,8 @@ from typing import Any, NamedTuple, NoReturn
 
 import yaml
 
-from syncer.flagvalues import (
+from syncer.kinds import KindError, resolve_kinds
+from vocab.flagvalues import (
     check_cidr,
     check_dns_label,
     check_image,
@@ -29,7 +30,6 @@ from syncer.flagvalues import (
     parse_node_selector,
     parse_toleration,
 )
-from syncer.kinds import KindError, resolve_kinds
 
 SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 LATER_OPTIONS = frozenset(

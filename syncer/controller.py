@@ -12,15 +12,15 @@ from typing import Any
 
 from syncer import metrics
 from syncer.cache import Store, key_of, split_key
-from syncer.diff import changed_paths, owned_patch
 from syncer.events import SYNC_WARNING
 from syncer.kube.api import ApiError
-from syncer.kube.resources import SERVICES
 from syncer.log import get_logger
 from syncer.worker import KeyedWorker, SyncFailure
 from translators.kind import EnsureTokens, KindSpec, Notice, Obj, Refuse, Requeue, Step, Trigger, Write
 from translators.markers import OBJECT_UID, SKIP_BACKSYNC, is_managed
 from translators.metadata import desired_host_metadata
+from vocab.diff import changed_paths, owned_patch
+from vocab.resources import SERVICES
 
 log = get_logger("controller")
 METADATA_OWNED = ("metadata.labels", "metadata.annotations")

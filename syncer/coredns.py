@@ -8,9 +8,13 @@ import asyncio
 import time
 from typing import Any
 
-from syncer.flagvalues import parse_dns_service
 from syncer.kube.api import ApiError
-from syncer.kube.resources import (
+from syncer.log import get_logger
+from syncer.worker import KeyedWorker
+from translators.coredns import coredns_objects, holds
+from translators.kind import Obj
+from vocab.flagvalues import parse_dns_service
+from vocab.resources import (
     CLUSTERROLEBINDINGS,
     CLUSTERROLES,
     CONFIGMAPS,
@@ -18,10 +22,6 @@ from syncer.kube.resources import (
     SERVICEACCOUNTS,
     SERVICES,
 )
-from syncer.log import get_logger
-from syncer.worker import KeyedWorker
-from translators.coredns import coredns_objects, holds
-from translators.kind import Obj
 
 log = get_logger("coredns")
 KEY = "coredns"

@@ -18,7 +18,6 @@ from syncer.coredns import CoreDns
 from syncer.deletionvalve import DeletionValve
 from syncer.events import EventRecorder
 from syncer.kube.api import KubeApi
-from syncer.kube.resources import SERVICES, Resource
 from syncer.leader import LeaderElector
 from syncer.log import get_logger
 from syncer.ratelimit import TokenBucket
@@ -27,6 +26,7 @@ from syncer.registry import enabled, engine_components
 from syncer.tokens import TokenIssuer
 from translators.markers import managed_by_selector
 from translators.names import NameTranslator, leader_lease_name
+from vocab.resources import SERVICES, Resource
 
 log = get_logger("engine")
 CACHE_SYNC_TIMEOUT = 15 * 60

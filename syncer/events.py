@@ -5,28 +5,18 @@ object is rate-limited (burst 5, then one per 5 minutes) so a stuck object canno
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
 from collections import OrderedDict
 from typing import Any
 
 from syncer.kube.api import ApiError, KubeApi, NotLeader
-from syncer.kube.resources import EVENTS
 from syncer.log import get_logger
 from syncer.ratelimit import TokenBucket
+from vocab.resources import EVENTS
 
 log = get_logger("events")
 SYNC_ERROR, SYNC_WARNING = "SyncError", "SyncWarning"
-_HOST_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?-x-[-a-z0-9.]*[a-z0-9]")
 _MAX_TRACKED = 10_000
-
-
-def scrub(message: str, host_name: str, virtual_name: str, target_namespace: str) -> str:
-    """Replace this object's host name by its virtual name, then any other host-style name by a placeholder."""
-    # Split on the own name first so a virtual name that itself contains "-x-" is not then taken for a host name.
-    own = re.compile("|".join(re.escape(name) for name in (f"{target_namespace}/{host_name}", host_name)))
-    parts = own.split(message) if host_name else [message]
-    return virtual_name.join(_HOST_NAME.sub("<host object>", part) for part in parts)
 
 
 def _now() -> str:

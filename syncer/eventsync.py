@@ -8,7 +8,11 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from syncer.kube.resources import (
+from syncer.log import get_logger
+from syncer.worker import KeyedWorker
+from translators.events import INVOLVED_KINDS, VirtualTarget, event_update, virtual_event
+from translators.kind import Obj
+from vocab.resources import (
     CONFIGMAPS,
     ENDPOINTS,
     EVENTS,
@@ -19,10 +23,6 @@ from syncer.kube.resources import (
     SERVICES,
     Resource,
 )
-from syncer.log import get_logger
-from syncer.worker import KeyedWorker
-from translators.events import INVOLVED_KINDS, VirtualTarget, event_update, virtual_event
-from translators.kind import Obj
 
 log = get_logger("eventsync")
 BY_KIND: dict[str, Resource] = {

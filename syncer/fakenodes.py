@@ -10,7 +10,6 @@ import datetime as dt
 from typing import Any
 
 from syncer import metrics
-from syncer.kube.resources import LEASES, NODES, PODS
 from syncer.log import get_logger
 from syncer.nodeservices import NodeServices
 from syncer.worker import KeyedWorker
@@ -30,6 +29,7 @@ from translators.fakenodes import (
     node_of,
 )
 from translators.kind import Obj
+from vocab.resources import LEASES, NODES, PODS
 
 log = get_logger("fakenodes")
 

@@ -8,11 +8,11 @@ import asyncio
 import datetime as dt
 from typing import Any
 
-from syncer.kube.resources import PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES
 from syncer.log import get_logger
 from syncer.worker import KeyedWorker
 from translators.fakepvs import fake_pv, is_fake_pv, pv_needed
 from translators.kind import Obj
+from vocab.resources import PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES
 
 log = get_logger("fakepvs")
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from syncer.diff import owned_patch
 from syncer.kube.api import ApiError
-from syncer.kube.resources import ENDPOINTS, ENDPOINTSLICES, SERVICES, Resource
 from syncer.log import get_logger
 from syncer.worker import KeyedWorker
 from translators.kind import Obj
 from translators.services import kubernetes_endpoints, kubernetes_endpointslice, kubernetes_service
+from vocab.diff import owned_patch
+from vocab.resources import ENDPOINTS, ENDPOINTSLICES, SERVICES, Resource
 
 log = get_logger("kubernetes-service")
 KEY = "default/kubernetes"

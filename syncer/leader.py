@@ -12,8 +12,8 @@ from typing import Any
 
 from syncer import metrics
 from syncer.kube.api import ApiError, KubeApi, NotLeader
-from syncer.kube.resources import LEASES
 from syncer.log import get_logger
+from vocab.resources import LEASES
 
 log = get_logger("leader")
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from syncer.diff import owned_patch, owned_view
 from syncer.log import get_logger
 from syncer.worker import KeyedWorker
 from translators.mirrors import MirrorSpec, mirrored
+from vocab.diff import owned_patch, owned_view
 
 log = get_logger("mirror")
 

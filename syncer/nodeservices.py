@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from syncer.kube.resources import SERVICES
 from syncer.log import get_logger
 from translators.fakenodes import BELONGS_TO, NODE_LABEL, node_service, node_service_name
+from vocab.resources import SERVICES
 
 log = get_logger("fakenodes")
 

@@ -17,11 +17,11 @@ from typing import Any, TextIO
 from syncer.config import context_namespace
 from syncer.kube.api import ApiError, KubeApi
 from syncer.kube.client import connect
-from syncer.kube.resources import PODS, SERVICES, STATEFULSETS
 from syncer.ratelimit import TokenBucket
 from translators.markers import is_managed, managed_by_selector
 from translators.names import NameTranslator
 from translators.pause import PAUSED, PAUSED_AT, PAUSED_REPLICAS, RESUMED_AT, format_time, pause_state
+from vocab.resources import PODS, SERVICES, STATEFULSETS
 
 SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 POLL = 0.5

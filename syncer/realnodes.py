@@ -8,14 +8,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from syncer.diff import owned_patch
-from syncer.flagvalues import parse_node_selector, parse_toleration
-from syncer.kube.resources import NODES, PODS
 from syncer.log import get_logger
 from syncer.worker import KeyedWorker
 from translators.fakenodes import NODE_INDEX, node_needed, node_of
 from translators.kind import Obj
 from translators.nodes import removable, selected, virtual_node
+from vocab.diff import owned_patch
+from vocab.flagvalues import parse_node_selector, parse_toleration
+from vocab.resources import NODES, PODS
 
 log = get_logger("realnodes")
 METADATA = ("metadata.labels", "metadata.annotations", "spec.taints")

@@ -14,9 +14,9 @@ import aiohttp
 from syncer import metrics
 from syncer.cache import Store
 from syncer.kube.api import ApiError, KubeApi, WatchIdle
-from syncer.kube.resources import Resource
 from syncer.log import get_logger
 from syncer.ratelimit import Backoff
+from vocab.resources import Resource
 
 log = get_logger("reflector")
 PAGE_SIZE = 500

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from syncer.flagvalues import parse_bind_address
+from vocab.flagvalues import parse_bind_address
 
 WATCHDOG_PERIOD, WATCHDOG_STALE = 1.0, 10.0
 

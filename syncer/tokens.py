@@ -10,10 +10,10 @@ import datetime as dt
 import json
 from typing import Any
 
-from syncer.kube.resources import SECRETS, SERVICEACCOUNTS
 from syncer.log import get_logger
 from translators.kind import EnsureTokens, TokenSource
 from translators.metadata import desired_host_metadata
+from vocab.resources import SECRETS, SERVICEACCOUNTS
 
 log = get_logger("tokens")
 EXPIRATIONS = "vcluster.loft.sh/token-expirations"

@@ -13,11 +13,12 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from syncer import metrics
-from syncer.events import SYNC_ERROR, SYNC_WARNING, scrub
+from syncer.events import SYNC_ERROR, SYNC_WARNING
 from syncer.kube.api import ApiError, NotLeader
 from syncer.log import get_logger
 from syncer.workqueue import FlapGuard, QueueShutDown, WorkQueue
 from translators.kind import Obj
+from vocab.scrub import scrub
 
 log = get_logger("controller")
 NOT_LEADER_RETRY = 1.0  # seconds: a key refused at the leader gate is tried again after this

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from syncer.diff import owned_view
-from syncer.kube.resources import CONFIGMAPS, PODS
 from translators.kind import KindSpec, Obj, SyncContext, Trigger
 from translators.markers import FORCE_SYNC
 from translators.references import referenced_keys
+from vocab.diff import owned_view
+from vocab.resources import CONFIGMAPS, PODS
 
 CONTENT = ("data", "binaryData")
 

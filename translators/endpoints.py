@@ -9,11 +9,11 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from syncer.diff import owned_patch
-from syncer.kube.resources import ENDPOINTS, PODS, SERVICES
 from translators.endpoint_policy import address_ip, canonical_ip, dropped_warning, filter_addresses
 from translators.kind import KindSpec, Lookup, Notice, Obj, Step, SyncContext, Trigger
 from translators.metadata import desired_host_metadata
+from vocab.diff import owned_patch
+from vocab.resources import ENDPOINTS, PODS, SERVICES
 
 LEADER_ANNOTATION = "control-plane.alpha.kubernetes.io/leader"
 POD_IP_INDEX = "pod-ip"  # host pods by canonical pod IP

@@ -4,7 +4,6 @@ controllers, and FQDN slices are refused because a host name could resolve to an
 
 from __future__ import annotations
 
-from syncer.kube.resources import ENDPOINTSLICES, PODS, SERVICES
 from translators.endpoints import (
     ADDRESS_IP_INDEX,
     POD_IP_INDEX,
@@ -18,6 +17,7 @@ from translators.endpoints import (
 )
 from translators.kind import KindSpec, Notice, Obj, Requeue, Step, SyncContext, Trigger
 from translators.metadata import desired_host_metadata
+from vocab.resources import ENDPOINTSLICES, PODS, SERVICES
 
 SERVICE_NAME = "kubernetes.io/service-name"
 MANAGED_BY = "endpointslice.kubernetes.io/managed-by"

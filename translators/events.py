@@ -9,10 +9,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from syncer.diff import owned_patch
-from syncer.events import scrub
 from translators.kind import Obj
 from translators.names import sha10
+from vocab.diff import owned_patch
+from vocab.scrub import scrub
 
 INVOLVED_KINDS = frozenset({"Pod", "Service", "Endpoints", "Secret", "ConfigMap", "PersistentVolumeClaim"})
 COPIED = (

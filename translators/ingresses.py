@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from syncer.kube.resources import INGRESSES
 from translators.kind import KindSpec, Obj, SyncContext
 from translators.metadata import desired_host_metadata
 from translators.names import NameTranslator
+from vocab.resources import INGRESSES
 
 NGINX_SECRET_ANNOTATIONS = frozenset(
     f"nginx.ingress.kubernetes.io/{key}" for key in ("auth-secret", "auth-tls-secret", "proxy-ssl-secret")

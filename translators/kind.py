@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from syncer.kube.resources import Resource
+from vocab.resources import Resource
 
 Obj = dict[str, Any]
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from syncer.kube.resources import INGRESSCLASSES, STORAGECLASSES, Resource
 from translators import storageclasses
 from translators.kind import Obj
+from vocab.resources import INGRESSCLASSES, STORAGECLASSES, Resource
 
 
 @dataclass(frozen=True)

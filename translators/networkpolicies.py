@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from syncer.kube.resources import NETWORKPOLICIES
 from translators.kind import KindSpec, Obj, SyncContext
 from translators.labels import ns_label_key, translate_label_selector
+from vocab.resources import NETWORKPOLICIES
 
 RULE_PEERS = (("ingress", "from"), ("egress", "to"))
 

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from syncer.diff import owned_patch
-from syncer.flagvalues import parse_toleration
-from syncer.kube.resources import NAMESPACES, NODES, PODS, SECRETS, SERVICES
 from translators.fakenodes import NODE_INDEX, node_of
 from translators.kind import EnsureTokens, KindSpec, Notice, Obj, Refuse, Requeue, Step, SyncContext, Trigger, Write
 from translators.markers import OBJECT_NAME, OBJECT_NAMESPACE, SKIP_BACKSYNC
@@ -26,6 +23,9 @@ from translators.pods import (
     translate_pod,
 )
 from translators.podsecurity import check_pod, refusal_message
+from vocab.diff import owned_patch
+from vocab.flagvalues import parse_toleration
+from vocab.resources import NAMESPACES, NODES, PODS, SECRETS, SERVICES
 
 DNS_WARNING_AFTER = 60.0
 ORPHAN_TOKEN_AGE = 300.0

@@ -4,9 +4,9 @@ Status is not synced up: the virtual disruption controller computes its own from
 
 from __future__ import annotations
 
-from syncer.kube.resources import PODDISRUPTIONBUDGETS
 from translators.kind import KindSpec, Obj, SyncContext
 from translators.labels import translate_label_selector
+from vocab.resources import PODDISRUPTIONBUDGETS
 
 COPIED = ("minAvailable", "maxUnavailable", "unhealthyPodEvictionPolicy")
 

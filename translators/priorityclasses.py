@@ -4,8 +4,8 @@ the host's system classes or become the host default, so `value` is capped and `
 
 from __future__ import annotations
 
-from syncer.kube.resources import PRIORITYCLASSES
 from translators.kind import KindSpec, Obj, SyncContext
+from vocab.resources import PRIORITYCLASSES
 
 MAX_VALUE = 1_000_000_000
 DEFAULT_PREEMPTION = "PreemptLowerPriority"

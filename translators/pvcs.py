@@ -4,10 +4,10 @@ status) flows up. A bound claim whose host copy vanished is marked Lost, never s
 
 from __future__ import annotations
 
-from syncer.diff import owned_patch
-from syncer.kube.resources import PERSISTENTVOLUMECLAIMS
 from translators.kind import KindSpec, Obj, Refuse, Step, SyncContext, Write
 from translators.metadata import desired_host_metadata
+from vocab.diff import owned_patch
+from vocab.resources import PERSISTENTVOLUMECLAIMS
 
 HOST_OWNED_ANNOTATIONS = (
     "pv.kubernetes.io/bind-completed",

@@ -4,11 +4,11 @@ Secret data is compared and written, never logged."""
 
 from __future__ import annotations
 
-from syncer.kube.resources import INGRESSES, PODS, SECRETS
 from translators.configmaps import immutable_and_changed, is_used
 from translators.ingresses import secrets_referenced
 from translators.kind import KindSpec, Obj, SyncContext, Trigger
 from translators.references import referenced_keys
+from vocab.resources import INGRESSES, PODS, SECRETS
 
 SA_TOKEN_TYPE = "kubernetes.io/service-account-token"
 CONTENT = ("data",)

@@ -4,8 +4,8 @@ and pull secrets are virtual names, and host tokens are never mounted (vcsync pr
 
 from __future__ import annotations
 
-from syncer.kube.resources import SERVICEACCOUNTS
 from translators.kind import KindSpec, Obj, SyncContext
+from vocab.resources import SERVICEACCOUNTS
 
 
 def desired(ctx: SyncContext, account: Obj) -> Obj:

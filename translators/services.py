@@ -5,10 +5,10 @@ The virtual default/kubernetes Service is never synced down: it points at the vc
 
 from __future__ import annotations
 
-from syncer.diff import normalise
-from syncer.kube.resources import SERVICES
 from translators.kind import KindSpec, Notice, Obj, Step, SyncContext, Write
 from translators.labels import translate_selector_map
+from vocab.diff import normalise
+from vocab.resources import SERVICES
 
 COPIED = (
     "type",

@@ -4,10 +4,10 @@ the provisioning fields are immutable on the host, so a change there deletes and
 
 from __future__ import annotations
 
-from syncer.diff import owned_view
-from syncer.kube.resources import STORAGECLASSES
 from translators.kind import KindSpec, Obj, SyncContext
 from translators.metadata import desired_host_metadata
+from vocab.diff import owned_view
+from vocab.resources import STORAGECLASSES
 
 COPIED = (
     "provisioner",

@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from syncer.config import FLAGS, LOG_FORMATS, LOG_LEVELS, POD_SECURITY_STANDARDS, Flag  # noqa: E402
-from syncer.flagvalues import check_non_negative  # noqa: E402
 from syncer.kinds import LATER_KINDS, VALID_KINDS  # noqa: E402
+from vocab.flagvalues import check_non_negative  # noqa: E402
 
 SCHEMA_PATH = ROOT / "helm" / "vcsync" / "values.schema.json"
 CHART_FLAGS = ("sync",)  # top-level values rather than syncer.flags, because the RBAC is generated from them

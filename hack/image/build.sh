@@ -25,7 +25,7 @@ if [ "$(cat build/wheelhouse/.key 2>/dev/null)" != "$wheel_key" ]; then
 fi
 
 inputs=$( (docker image inspect -f '{{.Id}}' "$base"; cat Dockerfile .dockerignore build/wheelhouse/.key;
-  git ls-files -s pyproject.toml README.md syncer translators; git diff HEAD -- pyproject.toml README.md syncer translators) |
+  git ls-files -s pyproject.toml README.md syncer translators vocab; git diff HEAD -- pyproject.toml README.md syncer translators vocab) |
   sha256sum | cut -c1-12)
 if ! docker image inspect "vcsync:in-$inputs" >/dev/null 2>&1; then
   say "docker build (inputs $inputs)"

@@ -18,9 +18,9 @@ import orjson
 from kubernetes_asyncio import client
 
 from syncer import metrics
-from syncer.kube.resources import Resource
 from syncer.log import get_logger
 from syncer.ratelimit import TokenBucket
+from vocab.resources import Resource
 
 log = get_logger("api")
 

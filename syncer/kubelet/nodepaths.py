@@ -10,12 +10,12 @@ from typing import Any
 from aiohttp import web
 
 from syncer.kube.api import ApiError, KubeApi
-from syncer.kube.resources import NODES, PODS
 from syncer.kubelet.nodestats import rewrite_prometheus, rewrite_summary
 from syncer.kubelet.targets import Refused
 from translators.fakenodes import NODE_INDEX, internal_ips, is_fake_node, node_of
 from translators.markers import is_managed
 from translators.nodes import removable
+from vocab.resources import NODES, PODS
 
 ADDRESS_INDEX = "internal-ip"  # virtual nodes by InternalIP: which node a CONNECT through the egress socket is for
 # node paths and the nodes/<subresource> they are authorized as (fine-grained ones falling back to nodes/proxy)

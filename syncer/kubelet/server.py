@@ -21,9 +21,7 @@ from kubernetes_asyncio import client
 
 from syncer import metrics
 from syncer.config import Config
-from syncer.flagvalues import parse_bind_address
 from syncer.kube.api import ApiError, KubeApi
-from syncer.kube.resources import CLUSTERROLEBINDINGS, PODS
 from syncer.kubelet import tls
 from syncer.kubelet.auth import KUBELET_API_ADMIN, Gatekeeper, apiserver_kubelet_binding
 from syncer.kubelet.egress import EgressProxy
@@ -33,6 +31,8 @@ from syncer.kubelet.streams import as_streams, join, open_host_stream
 from syncer.kubelet.targets import PodTarget, Refused, pod_target, virtual_pod
 from syncer.log import get_logger
 from syncer.ratelimit import TokenBucket
+from vocab.flagvalues import parse_bind_address
+from vocab.resources import CLUSTERROLEBINDINGS, PODS
 
 log = get_logger("kubelet")
 MAX_HEAD = 64 * 1024

@@ -10,10 +10,10 @@ from urllib.parse import urlencode
 
 from kubernetes_asyncio import client
 
-from syncer.kube.resources import PODS
 from syncer.kube.upgrade import Upgraded, UpgradeError, open_upgrade
 from syncer.kubelet.paths import STREAMS, stream_query
 from syncer.kubelet.targets import PodTarget, Refused
+from vocab.resources import PODS
 
 # Only these request headers go to the host: they negotiate the protocol. The caller's credentials never do.
 _NEGOTIATION = (

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from syncer.kube.api import KubeApi
-from syncer.kube.resources import CONFIGMAPS
+from vocab.resources import CONFIGMAPS
 
 AUTH_CONFIGMAP = ("kube-system", "extension-apiserver-authentication")
 

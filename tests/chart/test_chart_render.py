@@ -17,7 +17,6 @@ import yaml
 from syncer import registry
 from syncer.config import FLAGS, Config, load_config
 from syncer.engine import Engine
-from syncer.kube.resources import SECRETS
 from tests.chart.chart import (
     CHART,
     EVERYTHING,
@@ -36,6 +35,7 @@ from tests.chart.chart import (
     vcsync_args,
 )
 from translators.names import leader_lease_name
+from vocab.resources import SECRETS
 
 CRUD = frozenset({"get", "list", "watch", "create", "update", "patch", "delete"})
 READ = frozenset({"get", "list", "watch"})

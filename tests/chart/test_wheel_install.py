@@ -78,7 +78,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_installed_wheel_runs_the_vcsync_entry_point_outside_the_source_tree(installed: Path, tmp_path: Path) -> None:
     assert not (installed / "pip").exists()  # like the image: no installer at run time
-    where = _run([str(installed / "python"), "-c", "import syncer, translators; print(syncer.__file__)"], tmp_path)
+    where = _run(
+        [str(installed / "python"), "-c", "import syncer, translators, vocab; print(syncer.__file__)"], tmp_path
+    )
     assert str(installed.parent) in where.stdout
     assert f"vcsync {__version__}" in _run([str(installed / "vcsync"), "--version"], tmp_path).stdout
     assert "run" in _run([str(installed / "vcsync"), "--help"], tmp_path).stdout

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from syncer.cache import Store
-from syncer.kube.resources import Resource
 from translators.names import NameTranslator
+from vocab.resources import Resource
 
 TARGET = "host-ns"
 SUFFIX = "vc"

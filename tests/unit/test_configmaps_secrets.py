@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from syncer.cache import Store
-from syncer.kube.resources import PODS, Resource
 from translators import configmaps, secrets
 from translators.kind import KindSpec
+from vocab.resources import PODS, Resource
 
 Obj = dict[str, Any]
 FORCE_SYNC = "vcluster.loft.sh/force-sync"

@@ -8,9 +8,9 @@ from typing import Any
 
 from syncer.controller import Controller
 from syncer.eventsync import EventSync
-from syncer.kube.resources import PODS
 from tests.unit.engine_stub import TARGET, EngineStub, drain, host_twin
 from translators.pod_sync import KIND as PODS_KIND
+from vocab.resources import PODS
 
 Obj = dict[str, Any]
 

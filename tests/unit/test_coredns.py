@@ -15,10 +15,10 @@ from syncer.config import COREDNS_IMAGE, ConfigError, load_config
 from syncer.coredns import DELETION_GRACE, FIELD_MANAGER, CoreDns
 from syncer.engine import Engine
 from syncer.kube.api import ApiError, KubeApi
-from syncer.kube.resources import DEPLOYMENTS, SERVICES
 from syncer.ratelimit import TokenBucket
 from translators.coredns import MANAGED_BY, coredns_objects, holds
 from translators.podsecurity import check_pod
+from vocab.resources import DEPLOYMENTS, SERVICES
 
 Obj = dict[str, Any]
 

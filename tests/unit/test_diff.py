@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 
-from syncer.diff import changed_paths, merge_patch, normalise, owned_patch, owned_view
+from vocab.diff import changed_paths, merge_patch, normalise, owned_patch, owned_view
 
 OWNED = ("data", "binaryData", "immutable", "type", "metadata.labels", "metadata.annotations")
 

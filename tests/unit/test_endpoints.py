@@ -8,11 +8,11 @@ from types import SimpleNamespace
 from typing import Any
 
 from syncer.cache import Store
-from syncer.kube.resources import ENDPOINTS, ENDPOINTSLICES, PODS, SERVICES, Resource
 from translators import endpoints, endpointslices
 from translators.endpoint_policy import address_allowed, dropped_warning, filter_addresses
 from translators.kind import KindSpec, Notice, Requeue
 from translators.names import NameTranslator
+from vocab.resources import ENDPOINTS, ENDPOINTSLICES, PODS, SERVICES, Resource
 
 Obj = dict[str, Any]
 T = "host-ns"

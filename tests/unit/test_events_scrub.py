@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from syncer.events import scrub
+from vocab.scrub import scrub
 
 T = "vc-host"
 HOST = "web-x-shop-x-vc"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from syncer.flagvalues import parse_bind_address, parse_duration, parse_node_selector, parse_toleration
+from vocab.flagvalues import parse_bind_address, parse_duration, parse_node_selector, parse_toleration
 
 
 @pytest.mark.parametrize(

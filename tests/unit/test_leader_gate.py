@@ -9,7 +9,7 @@ import pytest
 
 from syncer import metrics
 from syncer.kube.api import KubeApi, NotLeader
-from syncer.kube.resources import CONFIGMAPS
+from vocab.resources import CONFIGMAPS
 
 
 class Transport:

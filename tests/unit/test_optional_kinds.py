@@ -11,9 +11,7 @@ from typing import Any
 import pytest
 
 from syncer.cache import Store
-from syncer.diff import owned_patch
 from syncer.kinds import OPTIONAL_KINDS
-from syncer.kube.resources import INGRESSES
 from translators import (
     ingresses,
     networkpolicies,
@@ -25,6 +23,8 @@ from translators import (
 from translators.labels import ns_label_key, translate_label_key
 from translators.markers import MANAGED_BY, NAMESPACE_LABEL, OBJECT_NAME
 from translators.names import NameTranslator
+from vocab.diff import owned_patch
+from vocab.resources import INGRESSES
 
 Obj = dict[str, Any]
 NAMES = NameTranslator("vc", "host-ns")

@@ -7,11 +7,11 @@ import datetime as dt
 from types import SimpleNamespace
 
 from syncer.cache import Store
-from syncer.kube.resources import SECRETS
 from translators import pod_sync
 from translators.kind import Requeue, Write
 from translators.names import NameTranslator, token_secret_name
 from translators.pause import PAUSED, RESUMED_AT, PauseState, pause_changed, pause_state, pin_to_node
+from vocab.resources import SECRETS
 
 NAMES = NameTranslator("vc", "host-ns")
 

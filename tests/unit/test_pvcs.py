@@ -7,11 +7,11 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from syncer.kube.resources import PERSISTENTVOLUMECLAIMS
 from translators import pvcs
 from translators.fakepvs import fake_pv, is_fake_pv, pv_needed
 from translators.kind import Refuse, Write
 from translators.names import NameTranslator
+from vocab.resources import PERSISTENTVOLUMECLAIMS
 
 Obj = dict[str, Any]
 T = "host-ns"

@@ -10,9 +10,9 @@ import pytest
 
 from syncer.cache import Store
 from syncer.kube.api import ApiError
-from syncer.kube.resources import CONFIGMAPS
 from syncer.ratelimit import Backoff
 from syncer.reflector import RETRY_AFTER_MAX, Reflector
+from vocab.resources import CONFIGMAPS
 
 
 @pytest.mark.parametrize(("retry_after", "least"), [(7.0, 7.0), (600.0, RETRY_AFTER_MAX), (None, 0.0)])

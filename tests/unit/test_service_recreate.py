@@ -7,11 +7,11 @@ from types import SimpleNamespace
 from typing import Any
 
 from syncer.controller import Controller
-from syncer.kube.resources import SERVICES
 from tests.unit.engine_stub import EngineStub
 from translators.kind import Write
 from translators.metadata import desired_host_metadata
 from translators.services import KIND as SERVICES_KIND
+from vocab.resources import SERVICES
 
 Obj = dict[str, Any]
 KEY = "ns/web"

@@ -8,9 +8,9 @@ import copy
 from types import SimpleNamespace
 from typing import Any
 
-from syncer.kube.resources import SERVICES
 from translators import services
 from translators.kind import Notice, Write
+from vocab.resources import SERVICES
 
 Obj = dict[str, Any]
 CTX = SimpleNamespace(config=SimpleNamespace(allow_external_ips=False))

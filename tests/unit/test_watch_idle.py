@@ -13,9 +13,9 @@ from kubernetes_asyncio import client
 from syncer import metrics
 from syncer.cache import Store
 from syncer.kube.api import KubeApi, WatchIdle
-from syncer.kube.resources import CONFIGMAPS
 from syncer.ratelimit import TokenBucket
 from syncer.reflector import Reflector
+from vocab.resources import CONFIGMAPS
 
 EVENT = b'{"type":"BOOKMARK","object":{"kind":"ConfigMap","metadata":{"resourceVersion":"7"}}}\n'
 CHUNKED_EVENT = f"{len(EVENT):x}\r\n".encode() + EVENT + b"\r\n"
