@@ -24,6 +24,7 @@ def _parse(ip: str) -> IPAddress | None:
     return mapped or addr
 
 
+@lru_cache(maxsize=16384)  # pod IP indexes ask on every pod event: one parse per IP, not a few dozen per pod
 def canonical_ip(ip: str) -> str | None:
     """The one text form of `ip` that pod-IP sets and indexes hold, so "fd00::1" and "fd00:0::1" match."""
     addr = _parse(ip)
