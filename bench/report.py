@@ -1,5 +1,6 @@
 """The results file: a Markdown table (scenario, size, metric, median, min, max, floor, ratio) with the run's
-context and whether issue 7's targets hold, plus the raw per-run numbers as JSON so plots can be redrawn later."""
+context and whether the targets of issues 7 and 15 hold, plus the raw per-run numbers as JSON so plots can be
+redrawn later (`python -m bench.report <results.json>`)."""
 
 from __future__ import annotations
 
@@ -83,13 +84,30 @@ def _zero(scenario: str, metric: str) -> Check:
     return check
 
 
-def _rss_per_pod(results: Results) -> tuple[str, bool | None]:
-    row = _largest(results.find("memory", "KB per pod (over empty)"))
-    if row is None:
-        return "not measured", None
-    steady = next((r for r in results.find("memory", "steady RSS MB") if r.x == row.x), None)
-    total = f" (steady RSS {steady.median:.0f} MB)" if steady else ""
-    return f"{row.median:.1f} KB per pod over the empty process at {row.size}{total}", row.median <= 25
+def _rss_per_pod(limit: float) -> Check:
+    def check(results: Results) -> tuple[str, bool | None]:
+        row = _largest(results.find("memory", "KB per pod (over empty)"))
+        if row is None:
+            return "not measured", None
+        steady = next((r for r in results.find("memory", "steady RSS MB") if r.x == row.x), None)
+        total = f" (steady RSS {steady.median:.0f} MB)" if steady else ""
+        return f"{row.median:.1f} KB per pod over the empty process at {row.size}{total}", row.median <= limit
+
+    return check
+
+
+def _median(scenario: str, metric: str, limit: float, *, at: float | None = None, at_most: bool = True) -> Check:
+    """The median of `metric` at size `at` (default: the largest measured) against `limit`."""
+
+    def check(results: Results) -> tuple[str, bool | None]:
+        rows = results.find(scenario, metric)
+        row = _largest(rows) if at is None else next((r for r in rows if r.x == at), None)
+        if row is None:
+            return "not measured", None
+        holds = row.median <= limit if at_most else row.median >= limit
+        return f"{_fmt(row.median)} at {row.size}", holds
+
+    return check
 
 
 TARGETS: list[tuple[str, Check]] = [
@@ -98,8 +116,16 @@ TARGETS: list[tuple[str, Check]] = [
     ("bulk at least 0.9x the floor's objects/s", _ratio_target("bulk", "objects/s", 0.9, at_most=False)),
     ("zero writes on restart", _zero("restart", "writes (excl. heartbeats)")),
     ("zero writes at idle", _zero("idle", "writes (excl. heartbeats)")),
-    ("<= 25 KB RSS per synced pod at the largest size", _rss_per_pod),
+    ("<= 25 KB RSS per synced pod at the largest size", _rss_per_pod(25)),
     ("kubectl logs through vcsync at least 0.8x the host's", _ratio_target("kubelet", "kubectl logs MB/s", 0.8, False)),
+    # issue 15
+    ("vcsync CPU per pod life cycle <= 4 ms (capacity)", _median("capacity", "CPU ms per pod life cycle", 4)),
+    ("create p99 <= 100 ms at 50 pods/s", _median("create", "p99 ms", 100, at=50)),
+    ("create p99 <= 500 ms at 100 pods/s", _median("create", "p99 ms", 500, at=100)),
+    ("host Running -> virtual Running p99 <= 150 ms", _median("status", "Running seen host->virtual p99 ms", 150)),
+    ("capacity >= 150 pods/s to Running", _median("capacity", "pods/s to Running", 150, at_most=False)),
+    ("<= 20 KB RSS per synced pod at the largest size", _rss_per_pod(20)),
+    ("restart to ready <= 10 s at the largest size", _median("restart", "time to ready s", 10)),
 ]
 
 
@@ -120,7 +146,7 @@ def table(results: Results) -> str:
 
 
 def targets(results: Results) -> str:
-    lines = ["| target (issue 7) | this run | holds |", "|---|---|---|"]
+    lines = ["| target (issues 7 and 15) | this run | holds |", "|---|---|---|"]
     for name, check in TARGETS:
         detail, holds = check(results)
         lines.append(f"| {name} | {detail} | {'—' if holds is None else 'yes' if holds else 'no'} |")
@@ -156,3 +182,19 @@ def write(results: Results, md_path: Path, png_name: str) -> None:
     md_path.parent.mkdir(parents=True, exist_ok=True)
     md_path.write_text(markdown(results, png_name))
     md_path.with_suffix(".json").write_text(json.dumps(results.to_json(), indent=1) + "\n")
+
+
+def redraw(json_path: Path) -> None:
+    """The .md and .png of a results .json again, e.g. after a target was added."""
+    from bench import plot  # matplotlib only when drawing
+
+    doc = json.loads(json_path.read_text())
+    results = Results(meta=doc["meta"], rows=[Row(**row) for row in doc["rows"]])
+    plot.draw(results, json_path.with_suffix(".png"))
+    write(results, json_path.with_suffix(".md"), json_path.with_suffix(".png").name)
+
+
+if __name__ == "__main__":
+    import sys
+
+    redraw(Path(sys.argv[1]))
