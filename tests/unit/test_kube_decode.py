@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from syncer.kube.api import SHARED_STRING_MAX, _decode, loads
+from syncer.kube.api import SHARED_STRING_MAX, _decode, loads, parse_json
 
 POD = {
     "metadata": {"name": "p", "namespace": "ns", "labels": {"app": "web"}, "resourceVersion": "7"},
@@ -41,3 +41,16 @@ def test_list_answers_share_strings_and_write_answers_do_not_pay_for_it() -> Non
     assert listed[0]["status"]["phase"] is listed[1]["status"]["phase"]
     image = [pod["spec"]["containers"][0]["image"] for pod in written]
     assert written[0] == listed[0] and image[0] is not image[1]
+
+
+def test_int64_extremes_decode_exactly_and_what_orjson_refuses_falls_back_to_the_standard_decoder() -> None:
+    assert parse_json(b"[9223372036854775807, -9223372036854775808]") == [2**63 - 1, -(2**63)]
+    value = parse_json(b'{"a": NaN}')["a"]  # JSON as Python writes it, which orjson refuses
+    assert value != value
+
+
+def test_managed_fields_are_not_walked_for_sharing() -> None:
+    doc = {"metadata": {"managedFields": [{"manager": "kubectl"}]}, "status": {"phase": "Running"}}
+    a, b = (loads(json.dumps(doc).encode()) for _ in range(2))
+    assert a["status"]["phase"] is b["status"]["phase"]
+    assert a["metadata"]["managedFields"][0]["manager"] is not b["metadata"]["managedFields"][0]["manager"]
