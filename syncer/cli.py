@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from syncer import __version__, dev, pause, run
+from syncer import __version__, dev, pause, run, servingcert
 from syncer.controlplane import ControlPlaneError
 from syncer.controlplane.process import ComponentExited
 
@@ -21,6 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     pause.add_arguments(sleep)
     sleep.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for pods to go (default 120)")
     pause.add_arguments(sub.add_parser("resume", help="resume a paused virtual cluster: every pod comes back"))
+    servingcert.add_arguments(
+        sub.add_parser("serving-cert", help="sign the virtual API server's serving certificate (the chart's init step)")
+    )
     return parser
 
 
@@ -31,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in ("pause", "resume"):
         return pause.run(args)
+    if args.command == "serving-cert":
+        return servingcert.run(args)
     try:
         return dev.run(args)
     except (ControlPlaneError, ComponentExited, TimeoutError) as e:

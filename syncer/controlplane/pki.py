@@ -14,7 +14,9 @@ import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from syncer.certs import builder, pem_key, sign_leaf, subject
 
 VALIDITY = dt.timedelta(days=365)
 KUBELET_CLIENT_USER = "kube-apiserver-kubelet-client"
@@ -38,40 +40,8 @@ class Pki:
     kubelet_serving_key: Path
 
 
-def _pem_key(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
-    fmt = serialization.PrivateFormat.PKCS8
-    return key.private_bytes(serialization.Encoding.PEM, fmt, serialization.NoEncryption())
-
-
-def _name(cn: str, org: str | None = None) -> x509.Name:
-    attrs = [x509.NameAttribute(NameOID.COMMON_NAME, cn)]
-    if org:
-        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, org))
-    return x509.Name(attrs)
-
-
-def _builder(subject: x509.Name, issuer: x509.Name, public_key) -> x509.CertificateBuilder:
-    now = dt.datetime.now(dt.UTC)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + VALIDITY)
-    )
-
-
-def _leaf(ca_key, ca_name: x509.Name, subject: x509.Name, usage, sans: list[x509.GeneralName] | None):
-    key = ec.generate_private_key(ec.SECP256R1())
-    builder = _builder(subject, ca_name, key.public_key()).add_extension(
-        x509.BasicConstraints(ca=False, path_length=None), critical=True
-    )
-    builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-    if sans:
-        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    return key, builder.sign(ca_key, hashes.SHA256())
+def _leaf(ca_key, ca_name: x509.Name, name: x509.Name, usage, sans: list[x509.GeneralName] | None):
+    return sign_leaf(ca_key, ca_name, name, usage, sans, VALIDITY)
 
 
 def write_pki(
@@ -80,9 +50,9 @@ def write_pki(
     """Create every key and certificate one cluster needs under `directory`; `extra_ips` are more serving IPs."""
     directory.mkdir(parents=True, exist_ok=True)
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = _name("vcsync-test-ca")
+    ca_name = subject("vcsync-test-ca")
     ca_cert = (
-        _builder(ca_name, ca_name, ca_key.public_key())
+        builder(ca_name, ca_name, ca_key.public_key(), VALIDITY)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
         .sign(ca_key, hashes.SHA256())
@@ -91,10 +61,10 @@ def write_pki(
     dns.append(f"kubernetes.default.svc.{cluster_domain}")
     sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
     sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", service_ip, *extra_ips)]
-    serving_key, serving = _leaf(ca_key, ca_name, _name("kube-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH, sans)
-    admin_key, admin = _leaf(ca_key, ca_name, _name("admin", "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH, None)
+    serving_key, serving = _leaf(ca_key, ca_name, subject("kube-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH, sans)
+    admin_key, admin = _leaf(ca_key, ca_name, subject("admin", "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH, None)
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    kubelet_client_name = _name(KUBELET_CLIENT_USER)  # no group: vcsync binds it (--kubelet-apiserver-user)
+    kubelet_client_name = subject(KUBELET_CLIENT_USER)  # no group: vcsync binds it (--kubelet-apiserver-user)
     kubelet_client_key, kubelet_client = _leaf(
         ca_key, ca_name, kubelet_client_name, ExtendedKeyUsageOID.CLIENT_AUTH, None
     )
@@ -103,7 +73,7 @@ def write_pki(
         x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
     ]
     kubelet_key, kubelet = _leaf(
-        ca_key, ca_name, _name("vcsync-kubelet"), ExtendedKeyUsageOID.SERVER_AUTH, kubelet_sans
+        ca_key, ca_name, subject("vcsync-kubelet"), ExtendedKeyUsageOID.SERVER_AUTH, kubelet_sans
     )
 
     pki = Pki(
@@ -127,19 +97,19 @@ def write_pki(
     )
     cert_pem = serialization.Encoding.PEM
     pki.ca_cert.write_bytes(ca_cert.public_bytes(cert_pem))
-    pki.ca_key.write_bytes(_pem_key(ca_key))
+    pki.ca_key.write_bytes(pem_key(ca_key))
     pki.serving_cert.write_bytes(serving.public_bytes(cert_pem))
-    pki.serving_key.write_bytes(_pem_key(serving_key))
+    pki.serving_key.write_bytes(pem_key(serving_key))
     pki.admin_cert.write_bytes(admin.public_bytes(cert_pem))
-    pki.admin_key.write_bytes(_pem_key(admin_key))
-    pki.sa_key.write_bytes(_pem_key(sa_key))
+    pki.admin_key.write_bytes(pem_key(admin_key))
+    pki.sa_key.write_bytes(pem_key(sa_key))
     pki.sa_pub.write_bytes(sa_key.public_key().public_bytes(cert_pem, serialization.PublicFormat.SubjectPublicKeyInfo))
     for cert, key, cert_path, key_path in (
         (kubelet_client, kubelet_client_key, pki.kubelet_client_cert, pki.kubelet_client_key),
         (kubelet, kubelet_key, pki.kubelet_serving_cert, pki.kubelet_serving_key),
     ):
         cert_path.write_bytes(cert.public_bytes(cert_pem))
-        key_path.write_bytes(_pem_key(key))
+        key_path.write_bytes(pem_key(key))
     for path in (
         pki.ca_key,
         pki.serving_key,

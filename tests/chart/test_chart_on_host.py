@@ -14,6 +14,7 @@ import ipaddress
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -157,11 +158,13 @@ def test_host_accepts_every_rendered_object_in_a_server_side_dry_run(
 
 
 def test_chart_control_plane_arguments_and_credentials_run_a_working_virtual_cluster(
-    cluster_pair: ClusterPair, helm_bin: Path, tmp_path: Path
+    cluster_pair: ClusterPair, helm_bin: Path, host_namespace: str, tmp_path: Path
 ) -> None:
     """etcd, kube-apiserver and kube-controller-manager of this machine's pinned build, started with the rendered
-    arguments and the rendered Secret's files (only paths and ports moved to loopback)."""
-    docs = render(helm_bin, {"controlPlane": {"serviceCIDR": "10.96.0.0/16"}}, namespace="tenant")
+    arguments and the rendered Secret's files (only paths and ports moved to loopback), after the serving-cert init
+    step, run with its rendered arguments against the rendered Service on the host, signed the serving certificate."""
+    docs = render(helm_bin, {"controlPlane": {"serviceCIDR": "10.96.0.0/16"}}, namespace=host_namespace)
+    _apply(cluster_pair, [one(docs, "Service", RELEASE)])
     secret = {k: base64.b64decode(v) for k, v in one(docs, "Secret")["data"].items()}
     etcd_port, peer_port, api_port, manager_port = free_port(), free_port(), free_port(), free_port()
     kubeconfig = yaml.safe_load(secret["kubeconfig"])
@@ -173,10 +176,11 @@ def test_chart_control_plane_arguments_and_credentials_run_a_working_virtual_clu
     for key, value in secret.items():
         (pki / key).write_bytes(value)
     admin = pki / "kubeconfig"
+    service_ip = _sign_serving_cert(cluster_pair, docs, host_namespace, pki)
 
     def local(name: str, binary: str, *more: str) -> Component:
         text = "\n".join(container(docs, name)["args"])
-        for pod_path in ("/etc/vcsync/pki", "/etc/vcsync/controller-manager"):
+        for pod_path in ("/etc/vcsync/pki", "/etc/vcsync/serving", "/etc/vcsync/controller-manager"):
             text = text.replace(pod_path, str(pki))
         text = text.replace("/var/lib/etcd", str(tmp_path / "etcd"))
         text = text.replace(":2379", f":{etcd_port}").replace(":2380", f":{peer_port}")
@@ -200,6 +204,11 @@ def test_chart_control_plane_arguments_and_credentials_run_a_working_virtual_clu
             return result.returncode == 0
 
         _wait_until(default_account, 90, "the chart's control plane to serve and make default/default")
+        served = ssl.get_server_certificate(("127.0.0.1", api_port))
+        sans = x509.load_pem_x509_certificate(served.encode()).extensions.get_extension_for_class(
+            x509.SubjectAlternativeName
+        )
+        assert ipaddress.ip_address(service_ip) in sans.value.get_values_for_type(x509.IPAddress)
         who = kubectl(cluster_pair, "auth", "whoami", "-o", "json", kubeconfig=admin)
         assert "system:masters" in json.loads(who.stdout)["status"]["userInfo"]["groups"]
         token = kubectl(cluster_pair, "create", "token", "default", "-n", "default", kubeconfig=admin)
@@ -209,6 +218,25 @@ def test_chart_control_plane_arguments_and_credentials_run_a_working_virtual_clu
     finally:
         for component in reversed(components):
             component.stop(grace=5)
+
+
+def _sign_serving_cert(pair: ClusterPair, docs: list[dict[str, Any]], namespace: str, pki: Path) -> str:
+    """Run the rendered serving-cert init container's command here, as the chart's ServiceAccount would: it reads
+    the Service's ClusterIP from the host. Returns that IP."""
+    (init,) = one(docs, "StatefulSet")["spec"]["template"]["spec"]["initContainers"]
+    args = [a.replace("/etc/vcsync/ca", str(pki)).replace("/etc/vcsync/serving", str(pki)) for a in init["args"]]
+    env = {**os.environ, "POD_NAMESPACE": namespace}
+    result = subprocess.run(
+        [sys.executable, "-m", "syncer.cli", *args, f"--kubeconfig={pair.host.kubeconfig}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    service_ip = pair.host.api("GET", f"/api/v1/namespaces/{namespace}/services/{RELEASE}")["spec"]["clusterIP"]
+    assert service_ip in result.stdout
+    return service_ip
 
 
 def _wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
@@ -353,7 +381,6 @@ def test_helm_install_upgrade_keeps_credentials_and_uninstall_removes_everything
     assert f"port-forward service/{RELEASE} 8443:443" in notes
     assert f"vcsync pause {RELEASE} -n " in notes and "rbac.pauseSubjects" in notes
     installed = secret()
-    service = cluster_pair.host.api("GET", f"/api/v1/namespaces/{t}/services/{RELEASE}")
     cluster_role = f"/apis/rbac.authorization.k8s.io/v1/clusterroles/vcsync-{t}-{RELEASE}"
     assert cluster_pair.host.api("GET", cluster_role)["rules"][0]["resources"] == ["nodes"]
 
@@ -361,11 +388,6 @@ def test_helm_install_upgrade_keeps_credentials_and_uninstall_removes_everything
     upgraded = secret()
     for kept in ("ca.crt", "ca.key", "sa.key", "token", "kubeconfig"):  # tokens and kubeconfigs stay valid
         assert upgraded[kept] == installed[kept], kept
-    serving = x509.load_pem_x509_certificate(upgraded["apiserver.crt"])
-    ips = serving.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
-        x509.IPAddress
-    )
-    assert ipaddress.ip_address(service["spec"]["clusterIP"]) in ips  # known after install, signed in on upgrade
 
     helm_run("uninstall", RELEASE, "--wait")
     left = kubectl(cluster_pair, "get", "all,secrets,serviceaccounts,roles,rolebindings", "-n", t, "-o", "name")

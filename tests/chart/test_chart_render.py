@@ -388,19 +388,26 @@ def test_control_plane_defaults_to_upstream_images_of_the_pinned_kubernetes(helm
     assert container(replaced, "etcd")["args"] == ["--data-dir=/d", "--x=1"]
 
 
-def test_only_the_vcsync_container_gets_the_host_token(helm_bin: Path) -> None:
-    docs = render(helm_bin, {})
+def test_only_the_vcsync_image_gets_the_host_token_and_only_its_init_step_the_ca_key(helm_bin: Path) -> None:
+    docs = render(helm_bin, {"controlPlane": {"apiserver": {"extraCertSANs": ["vc.example.com"]}}})
     pod = one(docs, "StatefulSet")["spec"]["template"]["spec"]
     assert pod["automountServiceAccountToken"] is False
-    token_mounts = {
-        c["name"]
-        for c in pod["containers"]
-        for m in c.get("volumeMounts", [])
-        if m["mountPath"] == "/var/run/secrets/kubernetes.io/serviceaccount"
-    }
-    assert token_mounts == {"vcsync"}
+    every = [*pod["initContainers"], *pod["containers"]]
+
+    def mounting(path: str) -> set[str]:
+        return {c["name"] for c in every for m in c.get("volumeMounts", []) if m["mountPath"] == path}
+
+    assert mounting("/var/run/secrets/kubernetes.io/serviceaccount") == {"vcsync", "serving-cert"}
+    assert mounting("/etc/vcsync/ca") == {"serving-cert"}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    ca_keys = {name for name, v in volumes.items() if "ca.key" in str(v.get("secret", {}).get("items"))}
+    assert ca_keys == {"ca"}
+    (init,) = pod["initContainers"]
+    assert init["args"][0] == "serving-cert" and "--san=vc.example.com" in init["args"]
+    assert "--tls-cert-file=/etc/vcsync/serving/apiserver.crt" in container(docs, "kube-apiserver")["args"]
+    assert "apiserver.crt" not in one(docs, "Secret", f"{RELEASE}-certs")["data"]  # signed at pod start instead
     assert pod["securityContext"]["runAsNonRoot"] is True
-    assert all(c["securityContext"]["allowPrivilegeEscalation"] is False for c in pod["containers"])
+    assert all(c["securityContext"]["allowPrivilegeEscalation"] is False for c in every)
 
 
 def test_isolation_objects_render_only_when_enabled(helm_bin: Path) -> None:
