@@ -36,6 +36,18 @@ async def restart_memory_idle(bench: Bench) -> None:
             elif baseline:
                 per_pod = (rss - statistics.median(baseline)) / pods
                 bench.results.add("memory", f"{pods} pods", "KB per pod (over empty)", pods, per_pod)
+                await _cache_split(bench, pods)
+
+
+async def _cache_split(bench: Bench, pods: int) -> None:
+    """Where the per-pod memory is: the caches' bytes per pod, all and per cache holding >= 5% (syncer.cachesize)."""
+    split = await bench.vcsync.caches()
+    size = f"{pods} pods"
+    bench.results.add("memory", size, "caches KB per pod", pods, split["total_bytes"] / 1024 / pods)
+    for row in split["stores"]:
+        if row["bytes"] >= split["total_bytes"] / 20:
+            metric = f"{row['side']} {row['kind']} cache KB per pod"
+            bench.results.add("memory", size, metric, pods, row["bytes"] / 1024 / pods)
 
 
 async def _grow(bench: Bench, have: int, pods: int) -> None:

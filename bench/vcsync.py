@@ -119,6 +119,13 @@ class Vcsync:
                     queued += value
         return Counters(requests, writes, host_writes, changed, queued, writes_by)
 
+    async def caches(self) -> dict:
+        """vcsync's /debug/caches: bytes held per cache (syncer.cachesize)."""
+        status, text = await self._get(self.metrics_port, "/debug/caches")
+        if status != 200:
+            raise RuntimeError(f"vcsync /debug/caches answered {status}")
+        return json.loads(text)
+
     async def wait_quiet(
         self, timeout: float, *, also: Callable[[], bool] = lambda: True, quiet_for: float = 2.0, interval: float = 0.5
     ) -> None:

@@ -124,7 +124,11 @@ class Engine:
                 self.declare(trigger.side, trigger.resource)
             for side, res in spec.reads:
                 self.declare(side, res)
-        self.declare_own(SERVICES)
+        self.declare_own(SERVICES).add_handler(self._note_owner)
+
+    def _note_owner(self, _old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        if new is not None:
+            self._owner_seen = True
 
     def declare_own(self, res: Resource, label_selector: str = "") -> Store:
         """A store of the vcluster's own host `res` in the own namespace: by default the single object named
@@ -174,6 +178,9 @@ class Engine:
             self._reflectors.append(Reflector(self.host_api, res, store, namespace=namespace, label_selector=selector))
         return store
 
+    def stores(self) -> list[Store]:
+        return list(self._stores.values())
+
     def has_store(self, side: str, res: Resource) -> bool:
         return (side, res) in self._stores
 
@@ -190,14 +197,14 @@ class Engine:
         service = self.vcluster_service()
         if service is None:
             return None
-        self._owner_seen = True
         meta = service["metadata"]
         return {"apiVersion": "v1", "kind": "Service", "name": meta["name"], "uid": meta["uid"]}
 
     def owner_gone(self) -> bool:
         """The vcluster Service owned this process's host objects and is gone now (`helm uninstall` deletes it, then
         the garbage collector the copies): a create would leave an orphan no collector ever takes. A Service never
-        seen (vcsync run without one) is not gone: objects are then made without owner."""
+        seen (vcsync run without one; `_note_owner` records sightings) is not gone: objects are made without owner.
+        """
         return self._owner_seen and self.config.set_owner and self.vcluster_service() is None
 
     # ---- lifecycle ---------------------------------------------------------------------------------------------

@@ -14,12 +14,14 @@ import uuid
 
 import uvloop
 
+from syncer.cachesize import cache_sizes
 from syncer.config import Config, ConfigError, load_config, run_parser
 from syncer.engine import Engine, StartupTimeout
 from syncer.kube.client import connect
 from syncer.kubelet.server import KubeletServer
 from syncer.leader import LeadershipLost
 from syncer.log import get_logger, setup_logging
+from syncer.memtrim import trim_forever
 from syncer.server import HealthServer
 
 log = get_logger("run")
@@ -63,7 +65,7 @@ async def _serve(config: Config) -> int:
 
 
 async def _run_engine(config: Config, engine: Engine, kubelet: KubeletServer | None) -> int:
-    server = HealthServer(lambda: engine.ready)
+    server = HealthServer(lambda: engine.ready, lambda: cache_sizes(engine.stores()))
     try:
         await server.start(config.health_bind_address, config.metrics_bind_address)
         if kubelet is not None:
@@ -86,6 +88,7 @@ async def _run_engine(config: Config, engine: Engine, kubelet: KubeletServer | N
         ports=server.ports,
     )
     running = asyncio.create_task(engine.run(), name="engine")
+    trimming = asyncio.create_task(trim_forever(engine.caches_synced, engine.initial_sync_done), name="memtrim")
     stopping = asyncio.create_task(stop.wait(), name="stop-signal")
     try:
         await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -100,6 +103,7 @@ async def _run_engine(config: Config, engine: Engine, kubelet: KubeletServer | N
         return 0
     finally:
         stopping.cancel()
+        trimming.cancel()
         if kubelet is not None:
             await kubelet.stop()
         await server.stop()

@@ -60,6 +60,7 @@ def test_owner_seen_then_absent_is_gone_and_never_seen_is_not() -> None:
     )
     assert not Engine.owner_gone(engine)  # vcsync run without a vcluster Service: objects without owner
     services["vc"] = {"metadata": {"name": "vc", "uid": "u"}}
+    Engine._note_owner(engine, None, services["vc"])  # the own-Service cache's handler
     assert Engine.owner_reference(engine) == OWNER | {"name": "vc", "uid": "u"}
     assert not Engine.owner_gone(engine)
     del services["vc"]
