@@ -12,6 +12,7 @@ from syncer import metrics
 Obj = dict[str, Any]
 Handler = Callable[[Obj | None, Obj | None], None]
 IndexFunc = Callable[[Obj], Iterable[str]]
+Projection = Callable[[Obj], Obj | None]  # what of an object its readers need, or None: not cached at all
 
 
 def key_of(obj: Obj) -> str:
@@ -33,6 +34,7 @@ class Store:
         self._indexes: dict[str, dict[str, set[str]]] = {}
         self._handlers: list[Handler] = []
         self._unseen_removal_handlers: list[Callable[[str], None]] = []
+        self._project: Projection | None = None
 
     def __len__(self) -> int:
         return len(self._objects)
@@ -44,6 +46,12 @@ class Store:
         self._indexes[name] = {}
         for key, obj in self._objects.items():
             self._index(name, key, obj)
+
+    def set_projection(self, project: Projection) -> None:
+        """Keep only `project(obj)` of each object entering the store (set before the reflector fills it)."""
+        if self._objects or (self._project is not None and self._project is not project):
+            raise RuntimeError(f"{self.side} {self.kind}: a projection is set once, on an empty store")
+        self._project = project
 
     def add_handler(self, handler: Handler) -> None:
         self._handlers.append(handler)
@@ -72,6 +80,12 @@ class Store:
     # ---- writes (from the reflector only) --------------------------------------------------------------------
     def upsert(self, obj: Obj) -> None:
         obj["metadata"].pop("managedFields", None)
+        if self._project is not None:
+            projected = self._project(obj)
+            if projected is None:
+                self.remove(obj)
+                return
+            obj = projected
         key = key_of(obj)
         old = self._objects.get(key)
         self._unindex(key, old)
@@ -86,6 +100,13 @@ class Store:
         if old is not None:
             self._unindex(key, old)
             self._notify(old, None)
+
+    def evict(self, key: str) -> None:
+        """Drop an object nothing will read again (handlers are told, as for a deletion); a later change of it on
+        the server brings it back."""
+        obj = self._objects.get(key)
+        if obj is not None:
+            self.remove(obj)
 
     def replace(self, objs: Iterable[Obj]) -> None:
         """Swap in a fresh LIST, telling handlers only about what really changed (the 410 re-list path)."""

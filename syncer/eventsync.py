@@ -10,7 +10,14 @@ from typing import Any
 
 from syncer.log import get_logger
 from syncer.worker import KeyedWorker
-from translators.events import INVOLVED_KINDS, VirtualTarget, event_update, virtual_event
+from translators.events import (
+    INVOLVED_KINDS,
+    VirtualTarget,
+    cached_event,
+    event_update,
+    involved_key,
+    virtual_event,
+)
 from translators.kind import Obj
 from vocab.resources import (
     CONFIGMAPS,
@@ -31,6 +38,7 @@ BY_KIND: dict[str, Resource] = {
 
 
 INVOLVED_INDEX = "involved"  # host events by "Kind/host name" of the object they are about
+COPIES_INDEX = "copies"  # virtual events by "Kind/namespace/name" of the object they are about
 
 
 def _involved(event: Obj) -> list[str]:
@@ -52,6 +60,11 @@ class EventSync(KeyedWorker):
         super().__init__("events", engine, workers, direction="to_virtual")
         self.host_events = engine.declare("host", EVENTS, selector="")
         self.virtual_events = engine.declare("virtual", EVENTS)
+        # Both caches keep only what is read of events about synced kinds (translators/events.py cached_event), and
+        # drop the events of an object once it is deleted (wire): nothing is copied or updated for it after that,
+        # and the API server keeps events for an hour (a busy namespace would otherwise hold thousands of dead ones).
+        self.host_events.set_projection(cached_event)
+        self.virtual_events.set_projection(cached_event)
         self.namespaces = engine.declare("virtual", NAMESPACES)
         self.target_namespace = engine.config.target_namespace
 
@@ -60,24 +73,40 @@ class EventSync(KeyedWorker):
         # An event can arrive before the object it is about: the two watches are separate streams. When that
         # object shows up (host copy or virtual original), its waiting events are looked at again.
         self.host_events.add_index(INVOLVED_INDEX, _involved)
+        self.virtual_events.add_index(COPIES_INDEX, lambda event: [involved_key(event)])
         names = self.engine.context.names
         for kind in BY_KIND:
             stores = self._stores(kind)
             if stores is None:
                 continue
             host, virtual = stores
-            host.add_handler(lambda old, new, k=kind: self._involved_added(k, old, new, _name))
+            host.add_handler(lambda old, new, k=kind: self._host_object_changed(k, old, new))
             virtual.add_handler(
-                lambda old, new, k=kind: self._involved_added(k, old, new, lambda v: _host_twin(names, v))
+                lambda old, new, k=kind: self._virtual_object_changed(k, old, new, lambda v: _host_twin(names, v))
             )
 
-    def _involved_added(
+    def _host_object_changed(self, kind: str, old: Obj | None, new: Obj | None) -> None:
+        """On creation, its waiting events are looked at again; on deletion, they are dropped from the cache.
+        Updates (most calls: this runs on every watch event) need nothing."""
+        if (old is None) == (new is None):
+            return
+        waiting = self.host_events.keys_by_index(INVOLVED_INDEX, f"{kind}/{(new or old)['metadata']['name']}")
+        for key in waiting:
+            if new is not None:
+                self.enqueue(key.rpartition("/")[2])
+            else:
+                self.host_events.evict(key)
+
+    def _virtual_object_changed(
         self, kind: str, old: Obj | None, new: Obj | None, host_name_of: Callable[[Obj], str | None]
     ) -> None:
-        """Only creations matter, so the host name is worked out only for them (this runs on every watch event)."""
-        if old is not None or new is None:
+        if new is None and old is not None:
+            meta = old["metadata"]
+            about = f"{kind}/{meta.get('namespace', '')}/{meta['name']}"
+            for key in self.virtual_events.keys_by_index(COPIES_INDEX, about):
+                self.virtual_events.evict(key)
             return
-        host_name = host_name_of(new)
+        host_name = host_name_of(new) if old is None and new is not None else None
         if host_name:
             for key in self.host_events.keys_by_index(INVOLVED_INDEX, f"{kind}/{host_name}"):
                 self.enqueue(key.rpartition("/")[2])

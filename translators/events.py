@@ -29,6 +29,7 @@ COPIED = (
     "action",
 )
 _UPDATED = (*COPIED, "message")
+_INVOLVED_READ = ("apiVersion", "kind", "namespace", "name", "fieldPath")
 _TOKEN = r"[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?"
 
 Rename = Callable[[str], str | None]
@@ -124,6 +125,28 @@ def virtual_event(host_event: Obj, target: VirtualTarget, rename: Rename = _no_r
     if host_event.get("message"):
         event["message"] = rewrite_message(host_event["message"], meta["namespace"], target, rename)
     return event
+
+
+def cached_event(event: Obj) -> Obj | None:
+    """What event sync reads of a host Event or of a virtual one (its copies), for the caches: None for an event
+    about a kind no event is copied for (a tenant's Deployments and ReplicaSets make many), else the event without
+    its uid, creation time and involved object's uid and resourceVersion."""
+    involved = event.get("involvedObject") or {}
+    if involved.get("apiVersion") != "v1" or involved.get("kind") not in INVOLVED_KINDS:
+        return None
+    meta = event["metadata"]
+    kept: Obj = {
+        "metadata": {key: meta[key] for key in ("name", "namespace", "resourceVersion") if key in meta},
+        "involvedObject": {key: involved[key] for key in _INVOLVED_READ if key in involved},
+    }
+    kept.update((key, event[key]) for key in _UPDATED if key in event)
+    return kept
+
+
+def involved_key(event: Obj) -> str:
+    """`Kind/namespace/name` of the object an event is about."""
+    involved = event.get("involvedObject") or {}
+    return f"{involved.get('kind', '')}/{involved.get('namespace', '')}/{involved.get('name', '')}"
 
 
 def event_update(existing_virtual: Obj, desired: Obj) -> Obj | None:

@@ -313,3 +313,32 @@ def test_replace_drops_managed_fields_of_new_objects() -> None:
     fresh["metadata"]["managedFields"] = [{"manager": "x"}]
     store.replace([fresh])
     assert "managedFields" not in store.get("default/a")["metadata"]
+
+
+def test_a_projection_keeps_what_it_returns_and_nothing_when_it_returns_none() -> None:
+    store, seen = recording_store()
+    store.set_projection(lambda obj: None if obj["metadata"]["name"] == "skip" else {"metadata": obj["metadata"]})
+    store.upsert(cm("kept", app="a"))
+    store.upsert(cm("skip"))
+    assert store.get("default/kept") == {"metadata": cm("kept", app="a")["metadata"]}
+    assert store.get("default/skip") is None and store.keys() == ["default/kept"]
+    assert len(seen) == 1
+
+
+def test_a_projection_is_set_once_on_an_empty_store() -> None:
+    store, _ = recording_store(cm("a"))
+    try:
+        store.set_projection(lambda obj: obj)
+    except RuntimeError:
+        return
+    raise AssertionError("a projection on a filled store must be refused")
+
+
+def test_evict_drops_an_object_and_its_index_entries_and_tells_handlers() -> None:
+    store, seen = recording_store()
+    store.add_index("app", by_app)
+    store.upsert(cm("a", app="x"))
+    store.evict("default/a")
+    store.evict("default/never")
+    assert store.get("default/a") is None and store.keys_by_index("app", "x") == set()
+    assert seen[-1][1] is None and len(seen) == 2

@@ -87,3 +87,33 @@ async def test_an_event_that_came_before_the_virtual_object_is_looked_at_again_w
     assert await drain(events.queue) == {"a.1"}
     engine.store("virtual", PODS).upsert({"metadata": {"name": "a", "namespace": "ns1", "resourceVersion": "2"}})
     assert await drain(events.queue) == set()
+
+
+def virtual_copy(name: str, vns: str, about: str) -> Obj:
+    involved = {"apiVersion": "v1", "kind": "Pod", "namespace": vns, "name": about}
+    return {"metadata": {"name": name, "namespace": vns}, "involvedObject": involved, "reason": "Scheduled"}
+
+
+async def test_a_deleted_objects_events_leave_both_caches_and_the_others_stay() -> None:
+    events, engine = wired_event_sync()
+    gone, kept = host_pod("a", "ns1", None), host_pod("b", "ns1", None)
+    vgone = {"metadata": {"name": "a", "namespace": "ns1", "resourceVersion": "1"}}
+    for obj in (gone, kept):
+        engine.store("host", PODS).upsert(obj)
+    engine.store("virtual", PODS).upsert(vgone)
+    events.host_events.upsert(host_event("a.1", gone))
+    events.host_events.upsert(host_event("b.1", kept))
+    events.virtual_events.upsert(virtual_copy("a.1", "ns1", "a"))
+    events.virtual_events.upsert(virtual_copy("b.1", "ns1", "b"))
+    engine.store("host", PODS).remove(gone)
+    engine.store("virtual", PODS).remove(vgone)
+    assert events.host_events.keys() == [f"{TARGET}/b.1"]
+    assert events.virtual_events.keys() == ["ns1/b.1"]
+
+
+def test_events_about_kinds_never_copied_stay_out_of_both_caches() -> None:
+    events, _ = wired_event_sync()
+    involved = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "namespace": "ns1", "name": "web-1"}
+    for store in (events.host_events, events.virtual_events):
+        store.upsert({"metadata": {"name": "web-1.1", "namespace": "ns1"}, "involvedObject": involved})
+        assert len(store) == 0

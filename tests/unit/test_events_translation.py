@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from translators.events import INVOLVED_KINDS, VirtualTarget, event_name, event_update, virtual_event
+from translators.events import (
+    INVOLVED_KINDS,
+    VirtualTarget,
+    cached_event,
+    event_name,
+    event_update,
+    involved_key,
+    virtual_event,
+)
 from translators.names import sha10
 
 Obj = dict[str, Any]
@@ -171,3 +179,22 @@ def test_update_patch_removes_a_series_the_host_dropped() -> None:
     without = virtual_event(host_event(), TARGET)
     assert with_series is not None and without is not None
     assert event_update(with_series, without) == {"series": None}
+
+
+def test_the_cached_event_keeps_everything_a_copy_and_its_update_read() -> None:
+    event = host_event(message=f"pulling for {T}/{HOST}")
+    cached = cached_event(event)
+    assert cached is not None and "uid" not in cached["metadata"] and "uid" not in cached["involvedObject"]
+    assert virtual_event(cached, TARGET) == virtual_event(event, TARGET)
+    copy = virtual_event(event, TARGET)
+    assert event_update(cached_event(copy), copy) is None  # a cached copy is up to date with itself
+
+
+def test_events_about_kinds_never_copied_are_not_cached() -> None:
+    replica_set = host_event(involvedObject={"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-1"})
+    assert cached_event(replica_set) is None
+    assert cached_event(host_event(involvedObject={"apiVersion": "v1", "kind": "Node", "name": "n"})) is None
+
+
+def test_involved_key_names_kind_namespace_and_name() -> None:
+    assert involved_key(host_event()) == f"Pod/{T}/{HOST}"
