@@ -5,9 +5,11 @@ the tenant sees why something failed without ever seeing a host name. Later upda
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from syncer.cache import key_of
 from syncer.log import get_logger
 from syncer.worker import KeyedWorker
 from translators.events import (
@@ -16,6 +18,7 @@ from translators.events import (
     cached_event,
     event_update,
     involved_key,
+    last_seen,
     virtual_event,
 )
 from translators.kind import Obj
@@ -39,6 +42,7 @@ BY_KIND: dict[str, Resource] = {
 
 INVOLVED_INDEX = "involved"  # host events by "Kind/host name" of the object they are about
 COPIES_INDEX = "copies"  # virtual events by "Kind/namespace/name" of the object they are about
+EARLY = dt.timedelta(minutes=2)  # how long an event may wait in the cache for the object it is about
 
 
 def _involved(event: Obj) -> list[str]:
@@ -55,14 +59,21 @@ def _host_twin(names: Any, vobj: Obj) -> str | None:
     return names.to_host(meta["namespace"], meta["name"])[1] if meta.get("namespace") else None
 
 
+def _older_than(event: Obj, age: dt.timedelta) -> bool:
+    seen = last_seen(event)
+    return seen is None or dt.datetime.now(dt.UTC) - seen > age
+
+
 class EventSync(KeyedWorker):
     def __init__(self, engine: Any, workers: int) -> None:
         super().__init__("events", engine, workers, direction="to_virtual")
         self.host_events = engine.declare("host", EVENTS, selector="")
         self.virtual_events = engine.declare("virtual", EVENTS)
         # Both caches keep only what is read of events about synced kinds (translators/events.py cached_event), and
-        # drop the events of an object once it is deleted (wire): nothing is copied or updated for it after that,
-        # and the API server keeps events for an hour (a busy namespace would otherwise hold thousands of dead ones).
+        # drop the events of an object once it is deleted: nothing is copied or updated for it after that, and the
+        # API server keeps events for an hour (a busy namespace would otherwise hold thousands of dead ones). At
+        # start, virtual copies of objects gone are dropped (wire), host events once reconciled without an object
+        # and older than EARLY (reconcile).
         self.host_events.set_projection(cached_event)
         self.virtual_events.set_projection(cached_event)
         self.namespaces = engine.declare("virtual", NAMESPACES)
@@ -84,6 +95,14 @@ class EventSync(KeyedWorker):
             virtual.add_handler(
                 lambda old, new, k=kind: self._virtual_object_changed(k, old, new, lambda v: _host_twin(names, v))
             )
+        for event in self.virtual_events.values():  # copies of objects deleted while vcsync was not running
+            if not self._virtual_object_cached(event):
+                self.virtual_events.evict(key_of(event))
+
+    def _virtual_object_cached(self, event: Obj) -> bool:
+        involved = event["involvedObject"]
+        stores = self._stores(involved.get("kind", ""))
+        return stores is not None and stores[1].get(f"{involved.get('namespace')}/{involved.get('name')}") is not None
 
     def _host_object_changed(self, kind: str, old: Obj | None, new: Obj | None) -> None:
         """On creation, its waiting events are looked at again; on deletion, they are dropped from the cache.
@@ -153,9 +172,12 @@ class EventSync(KeyedWorker):
         return None
 
     async def reconcile(self, name: str) -> str:
-        event = self.host_events.get(f"{self.target_namespace}/{name}")
+        key = f"{self.target_namespace}/{name}"
+        event = self.host_events.get(key)
         target = self._target(event) if event else None
         if target is None:
+            if event is not None and _older_than(event, EARLY):  # its object is gone, or not this vcluster's
+                self.host_events.evict(key)
             return "unchanged"
         namespace = self.namespaces.get(target.namespace)
         if namespace is None or (namespace.get("status") or {}).get("phase") == "Terminating":

@@ -4,6 +4,7 @@ Pure: the engine resolves the involved object by reverse lookup (§4.4) and carr
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
 from collections.abc import Callable
@@ -141,6 +142,19 @@ def cached_event(event: Obj) -> Obj | None:
     }
     kept.update((key, event[key]) for key in _UPDATED if key in event)
     return kept
+
+
+def last_seen(event: Obj) -> dt.datetime | None:
+    """When an event last happened: the latest of its timestamps (None if it has none that parses)."""
+    series = event.get("series") or {}
+    found = []
+    for value in (event.get("lastTimestamp"), event.get("eventTime"), series.get("lastObservedTime")):
+        try:
+            moment = dt.datetime.fromisoformat(value)
+        except (TypeError, ValueError):
+            continue
+        found.append(moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC))
+    return max(found, default=None)
 
 
 def involved_key(event: Obj) -> str:

@@ -24,7 +24,7 @@ from tests.integration.test_kubelet import Kubectl
 from tests.support import eventually
 from translators.markers import OBJECT_NAME
 
-pytestmark = [pytest.mark.controlplane, pytest.mark.real_node]
+pytestmark = [pytest.mark.controlplane, pytest.mark.real_node, pytest.mark.timeout(600)]  # builds images when cold
 
 
 def _values(images: dict[str, str], coredns: str, storage_class: str) -> dict:

@@ -4,6 +4,7 @@ event that arrived before the object it is about is looked at again when that ob
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from syncer.controller import Controller
@@ -117,3 +118,25 @@ def test_events_about_kinds_never_copied_stay_out_of_both_caches() -> None:
     for store in (events.host_events, events.virtual_events):
         store.upsert({"metadata": {"name": "web-1.1", "namespace": "ns1"}, "involvedObject": involved})
         assert len(store) == 0
+
+
+async def test_an_old_host_event_without_its_object_leaves_the_cache_and_a_young_one_waits() -> None:
+    events, _ = wired_event_sync()
+    old = host_event("a.1", host_pod("a", "ns1", None)) | {"lastTimestamp": "2020-01-01T00:00:00Z"}
+    young = host_event("b.1", host_pod("b", "ns1", None)) | {"eventTime": dt.datetime.now(dt.UTC).isoformat()}
+    for event in (old, young):
+        events.host_events.upsert(event)
+        assert await events.reconcile(event["metadata"]["name"]) == "unchanged"
+    assert events.host_events.keys() == [f"{TARGET}/b.1"]  # b's pod may still come: events can come first
+
+
+def test_at_start_virtual_copies_of_objects_gone_leave_the_cache() -> None:
+    engine = EngineStub()
+    for side in ("host", "virtual"):
+        engine.declare(side, PODS)
+    engine.store("virtual", PODS).upsert({"metadata": {"name": "b", "namespace": "ns1", "resourceVersion": "1"}})
+    events = EventSync(engine, workers=1)
+    events.virtual_events.upsert(virtual_copy("a.1", "ns1", "a"))
+    events.virtual_events.upsert(virtual_copy("b.1", "ns1", "b"))
+    events.wire()
+    assert events.virtual_events.keys() == ["ns1/b.1"]

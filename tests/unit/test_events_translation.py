@@ -13,6 +13,7 @@ from translators.events import (
     event_name,
     event_update,
     involved_key,
+    last_seen,
     virtual_event,
 )
 from translators.names import sha10
@@ -198,3 +199,10 @@ def test_events_about_kinds_never_copied_are_not_cached() -> None:
 
 def test_involved_key_names_kind_namespace_and_name() -> None:
     assert involved_key(host_event()) == f"Pod/{T}/{HOST}"
+
+
+def test_last_seen_is_the_latest_timestamp_and_none_without_one() -> None:
+    event = host_event(eventTime="2024-05-01T10:00:05.123456Z", series={"lastObservedTime": "2024-05-01T11:00:00Z"})
+    assert last_seen(event).isoformat() == "2024-05-01T11:00:00+00:00"
+    assert last_seen(host_event(lastTimestamp=None, firstTimestamp=None)) is None
+    assert last_seen(host_event(lastTimestamp="2024-05-01T10:00:00")).tzinfo is not None  # naive taken as UTC
