@@ -113,7 +113,9 @@ class Engine:
     def _declare_stores(self) -> None:
         for spec in enabled(self.config.sync):
             self.declare("virtual", spec.resource)
-            self.declare("host", spec.resource)
+            host = self.declare("host", spec.resource)
+            if spec.host_projection is not None:
+                host.set_projection(spec.host_projection)
             for res, indexes in spec.virtual_indexes.items():
                 for name, func in indexes.items():
                     self.declare("virtual", res).add_index(name, func)

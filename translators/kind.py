@@ -104,7 +104,7 @@ def _always(ctx: SyncContext, vobj: Obj) -> bool:
     return True
 
 
-def _never(host: Obj, desired: Obj) -> bool:
+def never_recreate(host: Obj, desired: Obj) -> bool:
     return False
 
 
@@ -136,7 +136,7 @@ class KindSpec:
     owned: tuple[str, ...]
     desired: Callable[[SyncContext, Obj], Obj]
     should_sync: Callable[[SyncContext, Obj], bool] = _always
-    must_recreate: Callable[[Obj, Obj], bool] = _never
+    must_recreate: Callable[[Obj, Obj], bool] = never_recreate
     virtual_indexes: Mapping[Resource, Mapping[str, Callable[[Obj], Iterable[str]]]] = field(default_factory=dict)
     triggers: tuple[Trigger, ...] = ()
     uid_exempt: bool = False  # Services, PVCs, PVs: a UID mismatch rewrites object-uid instead of recreating
@@ -152,4 +152,6 @@ class KindSpec:
     # a virtual object deleted as a side effect of vcsync's own writes: the body to create it again, else None
     restore_vanished: Callable[[SyncContext, Obj], Obj | None] | None = None
     host_indexes: Mapping[Resource, Mapping[str, Callable[[Obj], Iterable[str]]]] = field(default_factory=dict)
+    # What of the host object anything reads, applied as it enters the host cache (None: all of it)
+    host_projection: Callable[[Obj], Obj] | None = None
     reads: tuple[tuple[str, Resource], ...] = ()  # further (side, resource) caches the hooks look up

@@ -285,6 +285,22 @@ def _nothing(obj: Obj) -> list[str]:
     return []
 
 
+_HOST_SPEC_READ = ("nodeName", "activeDeadlineSeconds", "schedulingGates", "tolerations")
+
+
+def cached_host_pod(hpod: Obj) -> Obj:
+    """The host pod as the caches keep it: metadata and status whole, and of the spec only what is read (the node,
+    and what `mutable_patch` compares: container images, the deadline, gates and tolerations). The rest of the spec
+    is vcsync's own translation, never read back: 9.6 -> 5.3 KB for the benchmark's cached host pod."""
+    spec = hpod.get("spec") or {}
+    kept = {key: spec[key] for key in _HOST_SPEC_READ if key in spec}
+    for key in ("containers", "initContainers"):
+        if key in spec:
+            kept[key] = [{"name": c.get("name"), "image": c.get("image")} for c in spec[key] or ()]
+    hpod["spec"] = kept
+    return hpod
+
+
 KIND = KindSpec(
     name="pods",
     resource=PODS,
@@ -297,6 +313,7 @@ KIND = KindSpec(
     leftovers=leftovers,
     virtual_indexes={SERVICES: {"namespace": _namespace_of}, PODS: {"namespace": _namespace_of}},
     host_indexes={PODS: {NODE_INDEX: node_of}},
+    host_projection=cached_host_pod,
     triggers=(
         Trigger("host", SECRETS, _token_secret_owner),
         Trigger("virtual", NAMESPACES, _name, via_index="namespace"),  # namespace labels go into the pod's

@@ -10,6 +10,7 @@ from typing import Any
 from syncer.controller import Controller
 from syncer.eventsync import EventSync
 from tests.unit.engine_stub import TARGET, EngineStub, drain, host_twin
+from translators.configmaps import KIND as CONFIGMAPS_KIND
 from translators.pod_sync import KIND as PODS_KIND
 from vocab.resources import PODS
 
@@ -140,3 +141,9 @@ def test_at_start_virtual_copies_of_objects_gone_leave_the_cache() -> None:
     events.virtual_events.upsert(virtual_copy("b.1", "ns1", "b"))
     events.wire()
     assert events.virtual_events.keys() == ["ns1/b.1"]
+
+
+def test_an_update_translates_the_body_only_for_kinds_that_compare_it() -> None:
+    pods, _ = wired_pods_controller()
+    assert pods._body_compared is False  # pods: metadata only; mutable spec fields go through `existing`
+    assert Controller(CONFIGMAPS_KIND, EngineStub(), workers=1)._body_compared is True

@@ -11,6 +11,7 @@ from translators import pod_sync
 from translators.kind import Requeue, Write
 from translators.names import NameTranslator, token_secret_name
 from translators.pause import PAUSED, RESUMED_AT, PauseState, pause_changed, pause_state, pin_to_node
+from translators.pods import PodContext, mutable_patch, status_up
 from vocab.resources import SECRETS
 
 NAMES = NameTranslator("vc", "host-ns")
@@ -135,3 +136,33 @@ def test_a_pod_recreated_after_resume_goes_back_to_its_node_through_the_schedule
         }
     }
     assert pod_sync.host_gone(ctx, _vpod()) is None
+
+
+# ---- the cached host pod ---------------------------------------------------------------------------------------
+def _host_pod() -> dict:
+    container = {"name": "app", "image": "web:1", "env": [{"name": "A", "value": "1"}], "volumeMounts": [{"name": "v"}]}
+    spec = {
+        "nodeName": "node-1",
+        "containers": [container],
+        "initContainers": [container | {"name": "init"}],
+        "activeDeadlineSeconds": 30,
+        "schedulingGates": [{"name": "g"}],
+        "tolerations": [{"key": "k", "operator": "Exists"}],
+        "volumes": [{"name": "v", "emptyDir": {}}],
+        "dnsConfig": {"nameservers": ["10.96.0.10"]},
+        "hostAliases": [{"ip": "1.2.3.4", "hostnames": ["x"]}],
+    }
+    status = {"phase": "Running", "podIP": "10.0.0.5", "conditions": [{"type": "Ready", "status": "True"}]}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-x-shop-x-vc"}, "spec": spec, "status": status}
+
+
+def test_the_cached_host_pod_keeps_everything_the_pod_sync_reads() -> None:
+    cached = pod_sync.cached_host_pod(_host_pod())
+    assert "volumes" not in cached["spec"] and "env" not in cached["spec"]["containers"][0]
+    assert cached["status"] == _host_pod()["status"] and cached["metadata"] == _host_pod()["metadata"]
+    vspec = {"containers": [{"name": "app", "image": "web:2"}], "initContainers": [{"name": "init", "image": "web:1"}]}
+    vpod = {"metadata": {"name": "web", "namespace": "shop"}, "spec": vspec | {"activeDeadlineSeconds": 20}}
+    ctx = PodContext(names=NAMES, cluster_domain="cluster.local")
+    assert mutable_patch(vpod, cached, ctx) == mutable_patch(vpod, _host_pod(), ctx) is not None
+    assert status_up(vpod, cached) == status_up(vpod, _host_pod())
+    assert pod_sync.node_of(cached) == pod_sync.node_of(_host_pod()) == ["node-1"]
