@@ -36,7 +36,7 @@ def docker(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_image_prints_its_help_and_version(image: str) -> None:
     help_ = docker("run", "--rm", image, "--help")
-    assert help_.returncode == 0 and "{run,dev,pause,resume}" in help_.stdout, help_.stderr
+    assert help_.returncode == 0 and "{run,dev,pause,resume,serving-cert}" in help_.stdout, help_.stderr
     assert docker("run", "--rm", image, "--version").stdout.strip() == f"vcsync {__version__}"
 
 
