@@ -9,7 +9,7 @@ dev: controlplane venv  ## host + virtual clusters (and the syncer) on this mach
 	$(BIN)/vcsync dev $(ARGS)
 
 test: controlplane helm venv lint  ## everything CI runs: lint, unit, integration and chart tests on real control planes
-	$(BIN)/pytest -ra $(ARGS)
+	$(BIN)/pytest -ra --durations=20 $(ARGS)
 
 test-real-node: controlplane venv  ## the real-node tier: containerd, kubelet and kube-proxy join the host cluster (root)
 	$(BIN)/pytest -ra --real-node $(ARGS)
