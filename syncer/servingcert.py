@@ -17,12 +17,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from syncer.certs import pem_key, sign_leaf, subject
+from syncer.config import SA_NAMESPACE_FILE
 from syncer.kube.api import ApiError, KubeApi
 from syncer.kube.client import connect
 from syncer.ratelimit import TokenBucket
 from vocab.resources import SERVICES
 
-SA_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 VALIDITY = dt.timedelta(days=3650)  # re-signed at every pod start; the CA (kept across upgrades) is what clients pin
 HOST_DOMAIN = "cluster.local"  # the host Service's DNS names, as kubeadm-made host clusters name them
 
@@ -105,8 +105,8 @@ def _namespace(chosen: str) -> str:
         return chosen
     if os.environ.get("POD_NAMESPACE"):
         return os.environ["POD_NAMESPACE"]
-    if SA_NAMESPACE_FILE.exists():
-        return SA_NAMESPACE_FILE.read_text().strip()
+    if Path(SA_NAMESPACE_FILE).exists():
+        return Path(SA_NAMESPACE_FILE).read_text().strip()
     raise ServingCertError("no namespace: pass --namespace or set POD_NAMESPACE")
 
 
