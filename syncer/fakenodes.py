@@ -81,7 +81,7 @@ class FakeNodes(KeyedWorker):
 
     async def reconcile(self, node: str) -> str:
         vnode = self.vnodes.get(node)
-        needed = node_needed(self.vpods.by_index(NODE_INDEX, node), self.hpods.by_index(NODE_INDEX, node))
+        needed = node_needed(self.vpods.iter_by_index(NODE_INDEX, node), self.hpods.iter_by_index(NODE_INDEX, node))
         if not needed:
             removed = self.services is not None and await self.services.remove(node)
             result = await self._remove(vnode)
@@ -112,7 +112,7 @@ class FakeNodes(KeyedWorker):
 
     def _host_ip(self, node: str) -> str | None:
         """Without vcsync's kubelet endpoint a fake node shows its host node's IP, as vcluster's do."""
-        pods = self.hpods.by_index(NODE_INDEX, node)
+        pods = self.hpods.iter_by_index(NODE_INDEX, node)
         return next((p["status"]["hostIP"] for p in pods if (p.get("status") or {}).get("hostIP")), None)
 
     def _kubelet_at(self, node: str, service_ip: str | None) -> tuple[str | None, int]:

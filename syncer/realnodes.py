@@ -52,7 +52,7 @@ class RealNodes(KeyedWorker):
     async def reconcile(self, name: str) -> str:
         host, vnode = self.hnodes.get(name), self.vnodes.get(name)
         config = self.engine.config
-        needed = node_needed(self.vpods.by_index(NODE_INDEX, name), self.hpods.by_index(NODE_INDEX, name))
+        needed = node_needed(self.vpods.iter_by_index(NODE_INDEX, name), self.hpods.iter_by_index(NODE_INDEX, name))
         wanted = host is not None and selected(
             host,
             sync_all=config.sync_all_nodes,
