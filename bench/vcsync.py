@@ -136,7 +136,11 @@ class Vcsync:
         since: tuple[float, Counters] | None = None
         while time.monotonic() < deadline:
             self.component.check_running()
-            now = await self.counters()
+            try:
+                now = await self.counters()
+            except TimeoutError:  # a scrape waiting behind a saturated event loop: busy, not broken
+                since = None
+                continue
             if now.queued or not also() or since is None or now.changed != since[1].changed:
                 since = (time.monotonic(), now)
             elif time.monotonic() - since[0] >= quiet_for:

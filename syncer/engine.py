@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,6 +109,7 @@ class Engine:
         self.initial_sync_done = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self._workers: list[asyncio.Task[None]] = []
+        self._started = 0.0
 
     # ---- stores ------------------------------------------------------------------------------------------------
     def _declare_stores(self) -> None:
@@ -219,6 +221,7 @@ class Engine:
 
     async def run(self) -> None:
         """Run until cancelled; raises LeadershipLost or StartupTimeout."""
+        self._started = time.monotonic()
         self._tasks = [asyncio.create_task(r.run(), name=f"reflector-{r.res.plural}") for r in self._reflectors]
         try:
             async with asyncio.timeout(CACHE_SYNC_TIMEOUT):
@@ -226,7 +229,13 @@ class Engine:
         except TimeoutError as e:
             raise StartupTimeout(f"caches did not sync within {CACHE_SYNC_TIMEOUT // 60} minutes") from e
         self.caches_synced.set()
-        log.info("caches synced", stores={f"{side}/{res.plural}": len(s) for (side, res), s in self._stores.items()})
+        slowest = sorted(self._reflectors, key=lambda r: r.list_seconds, reverse=True)[:3]
+        log.info(
+            "caches synced",
+            seconds=self._elapsed(),
+            stores={f"{side}/{res.plural}": len(s) for (side, res), s in self._stores.items()},
+            slowest_lists={f"{r.api.cluster}/{r.store.kind}": round(r.list_seconds, 2) for r in slowest},
+        )
         if self.leader is not None:
             await self.leader.acquire()
             self._tasks.append(asyncio.create_task(self.leader.keep(), name="leader-renew"))
@@ -239,7 +248,10 @@ class Engine:
     async def _mark_ready(self) -> None:
         await asyncio.gather(*(c.initial_done.wait() for c in self.controllers))
         self.initial_sync_done.set()
-        log.info("initial sync done", kinds=[c.name for c in self.controllers])
+        log.info("initial sync done", seconds=self._elapsed(), kinds=[c.name for c in self.controllers])
+
+    def _elapsed(self) -> float:
+        return round(time.monotonic() - self._started, 2)
 
     async def shutdown(self, timeout: float) -> None:
         """Stop dequeuing, let in-flight reconciles finish within `timeout`, release the lease."""

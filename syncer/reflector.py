@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 
 import aiohttp
 
@@ -38,6 +39,7 @@ class Reflector:
         self.namespace, self.label_selector, self.field_selector = namespace, label_selector, field_selector
         self.resource_version = ""
         self.synced = asyncio.Event()
+        self.list_seconds = 0.0  # how long the last complete LIST took, pages and store included
         self._reconnecting = False
 
     async def run(self) -> None:
@@ -77,6 +79,7 @@ class Reflector:
                 await self._back_off(backoff, e)
 
     async def _list(self) -> None:
+        started = time.monotonic()
         items: list[dict] = []
         continue_token = ""
         while True:
@@ -97,6 +100,7 @@ class Reflector:
                 break
         self.store.replace(items)
         self.resource_version = page["metadata"]["resourceVersion"]
+        self.list_seconds = time.monotonic() - started
         self.synced.set()
 
     async def _watch(self) -> None:

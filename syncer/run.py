@@ -17,11 +17,12 @@ import uvloop
 from syncer.cachesize import cache_sizes
 from syncer.config import Config, ConfigError, load_config, run_parser
 from syncer.engine import Engine, StartupTimeout
+from syncer.heap import tend
 from syncer.kube.client import connect
 from syncer.kubelet.server import KubeletServer
 from syncer.leader import LeadershipLost
 from syncer.log import get_logger, setup_logging
-from syncer.memtrim import trim_forever
+from syncer.profiling import cpu_profile
 from syncer.server import HealthServer
 
 log = get_logger("run")
@@ -37,7 +38,7 @@ def main(argv: list[str]) -> int:
         print(f"vcsync run: {e}", file=sys.stderr)
         return 2
     setup_logging(config.log_format, config.log_level)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # libuv's loop: see the README's dependencies
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner, cpu_profile(os.environ):  # uvloop: README
         return runner.run(_serve(config))
 
 
@@ -87,8 +88,8 @@ async def _run_engine(config: Config, engine: Engine, kubelet: KubeletServer | N
         leader_elect=config.leader_elect,
         ports=server.ports,
     )
+    tending = asyncio.create_task(tend(engine.caches_synced, engine.initial_sync_done), name="heap")  # first: see heap
     running = asyncio.create_task(engine.run(), name="engine")
-    trimming = asyncio.create_task(trim_forever(engine.caches_synced, engine.initial_sync_done), name="memtrim")
     stopping = asyncio.create_task(stop.wait(), name="stop-signal")
     try:
         await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -103,7 +104,7 @@ async def _run_engine(config: Config, engine: Engine, kubelet: KubeletServer | N
         return 0
     finally:
         stopping.cancel()
-        trimming.cancel()
+        tending.cancel()
         if kubelet is not None:
             await kubelet.stop()
         await server.stop()
