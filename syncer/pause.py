@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from syncer.config import context_namespace
+from syncer.config import SA_NAMESPACE_FILE, context_namespace
 from syncer.kube.api import ApiError, KubeApi
 from syncer.kube.client import connect
 from syncer.ratelimit import TokenBucket
@@ -23,7 +23,6 @@ from translators.names import NameTranslator
 from translators.pause import PAUSED, PAUSED_AT, PAUSED_REPLICAS, RESUMED_AT, format_time, pause_state
 from vocab.resources import PODS, SERVICES, STATEFULSETS
 
-SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 POLL = 0.5
 
 
