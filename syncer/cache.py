@@ -84,15 +84,22 @@ class Store:
         return (objects[k] for k in self._indexes[index].get(value, ()))
 
     # ---- writes (from the reflector only) --------------------------------------------------------------------
-    def upsert(self, obj: Obj) -> None:
-        obj["metadata"].pop("managedFields", None)
-        if self._project is not None:
-            projected = self._project(obj)
-            if projected is None:
-                self.remove(obj)
-                return
-            obj = projected
+    def keep(self, obj: Obj) -> tuple[str, Obj | None]:
+        """`obj`'s key and what of it this store keeps (never managedFields; only the projection's part), or None
+        when it is not cached at all. A reflector applies it to each LIST page as it arrives, so what is dropped is
+        freed before the next page is decoded and reused by it: dropped only after the whole LIST was in, it left
+        holes no later allocation filled (`python -m bench.list_memory`: 14.2 -> 4.2 KB of RSS per cached host pod)."""
         key = key_of(obj)
+        obj["metadata"].pop("managedFields", None)
+        return key, (obj if self._project is None else self._project(obj))
+
+    def upsert(self, obj: Obj) -> None:
+        self._put(*self.keep(obj))
+
+    def _put(self, key: str, obj: Obj | None) -> None:
+        if obj is None:
+            self._drop(key)
+            return
         old = self._objects.get(key)
         self._unindex(key, old)
         self._objects[key] = obj
@@ -101,7 +108,9 @@ class Store:
         self._notify(old, obj)
 
     def remove(self, obj: Obj) -> None:
-        key = key_of(obj)
+        self._drop(key_of(obj))
+
+    def _drop(self, key: str) -> None:
         old = self._objects.pop(key, None)
         if old is not None:
             self._unindex(key, old)
@@ -115,17 +124,22 @@ class Store:
             self._unindex(key, old)
             metrics.OBJECTS.labels(self.kind, self.side).set(len(self._objects))
 
-    def replace(self, objs: Iterable[Obj]) -> None:
-        """Swap in a fresh LIST, telling handlers only about what really changed (the 410 re-list path)."""
-        fresh = {key_of(o): o for o in objs}
+    def replace(self, kept: Iterable[tuple[str, Obj | None]]) -> None:
+        """Swap in a fresh LIST, each object as `keep` made it, telling handlers only about what really changed
+        (the 410 re-list path)."""
+        fresh = dict(kept)
         for key in [k for k in self._objects if k not in fresh]:
             for handler in self._unseen_removal_handlers:
                 handler(key)
-            self.remove(self._objects[key])
+            self._drop(key)
         for key, obj in fresh.items():
             old = self._objects.get(key)
-            if old is None or old["metadata"].get("resourceVersion") != obj["metadata"].get("resourceVersion"):
-                self.upsert(obj)
+            if (
+                obj is None
+                or old is None
+                or old["metadata"].get("resourceVersion") != obj["metadata"].get("resourceVersion")
+            ):
+                self._put(key, obj)
 
     def _index(self, name: str, key: str, obj: Obj) -> None:
         index = self._indexes[name]

@@ -80,7 +80,7 @@ class Reflector:
 
     async def _list(self) -> None:
         started = time.monotonic()
-        items: list[dict] = []
+        kept: list[tuple[str, dict | None]] = []
         continue_token = ""
         while True:
             page = await self.api.list_page(
@@ -94,11 +94,11 @@ class Reflector:
             for item in page.get("items") or ():
                 item.setdefault("apiVersion", self.res.api_version)
                 item.setdefault("kind", self.res.kind)
-            items.extend(page.get("items") or ())
+                kept.append(self.store.keep(item))
             continue_token = page["metadata"].get("continue", "")
             if not continue_token:
                 break
-        self.store.replace(items)
+        self.store.replace(kept)
         self.resource_version = page["metadata"]["resourceVersion"]
         self.list_seconds = time.monotonic() - started
         self.synced.set()

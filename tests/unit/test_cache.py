@@ -240,7 +240,7 @@ def test_every_handler_is_called() -> None:
 # ---- replace (the 410 re-list path) ---------------------------------------------------------------------------------
 def test_replace_with_same_resource_versions_calls_no_handler() -> None:
     store, events = recording_store(cm("a", rv="1"), cm("b", rv="5"))
-    store.replace([cm("a", rv="1"), cm("b", rv="5")])
+    store.replace(map(store.keep, [cm("a", rv="1"), cm("b", rv="5")]))
     assert events == []
     assert sorted(store.keys()) == ["default/a", "default/b"]
 
@@ -248,7 +248,7 @@ def test_replace_with_same_resource_versions_calls_no_handler() -> None:
 def test_replace_deletes_objects_missing_from_the_list() -> None:
     gone = cm("gone", rv="3")
     store, events = recording_store(cm("a", rv="1"), gone)
-    store.replace([cm("a", rv="1")])
+    store.replace(map(store.keep, [cm("a", rv="1")]))
     assert store.get("default/gone") is None
     assert events == [(gone, None)]
 
@@ -256,7 +256,7 @@ def test_replace_deletes_objects_missing_from_the_list() -> None:
 def test_replace_adds_new_objects() -> None:
     store, events = recording_store(cm("a", rv="1"))
     fresh = cm("b", rv="9")
-    store.replace([cm("a", rv="1"), fresh])
+    store.replace(map(store.keep, [cm("a", rv="1"), fresh]))
     assert store.get("default/b") is fresh
     assert events == [(None, fresh)]
 
@@ -265,7 +265,7 @@ def test_replace_updates_objects_with_a_changed_resource_version() -> None:
     old = cm("a", rv="1")
     store, events = recording_store(old)
     new = cm("a", rv="2", app="web")
-    store.replace([new])
+    store.replace(map(store.keep, [new]))
     assert store.get("default/a") is new
     assert len(events) == 1
     assert events[0][0] is old
@@ -275,7 +275,7 @@ def test_replace_updates_objects_with_a_changed_resource_version() -> None:
 def test_replace_keeps_the_cached_object_when_unchanged() -> None:
     old = cm("a", rv="1")
     store, _ = recording_store(old)
-    store.replace([cm("a", rv="1")])
+    store.replace(map(store.keep, [cm("a", rv="1")]))
     assert store.get("default/a") is old
 
 
@@ -283,7 +283,7 @@ def test_replace_emits_exactly_the_difference() -> None:
     keep, change, drop = cm("keep", rv="1"), cm("change", rv="1"), cm("drop", rv="1")
     store, events = recording_store(keep, change, drop)
     changed, added = cm("change", rv="2"), cm("add", rv="1")
-    store.replace([cm("keep", rv="1"), changed, added])
+    store.replace(map(store.keep, [cm("keep", rv="1"), changed, added]))
     assert sorted(store.keys()) == ["default/add", "default/change", "default/keep"]
     kinds = sorted(
         ("delete" if new is None else "add" if old is None else "update", key_of(new or old)) for old, new in events
@@ -293,7 +293,7 @@ def test_replace_emits_exactly_the_difference() -> None:
 
 def test_replace_with_empty_list_deletes_everything() -> None:
     store, events = recording_store(cm("a"), cm("b"))
-    store.replace([])
+    store.replace(map(store.keep, []))
     assert len(store) == 0
     assert sorted(key_of(old) for old, new in events if new is None) == ["default/a", "default/b"]
     assert all(new is None for _, new in events)
@@ -304,7 +304,7 @@ def test_replace_keeps_indexes_consistent() -> None:
     store.add_index("app", by_app)
     store.upsert(cm("a", rv="1", app="web"))
     store.upsert(cm("b", rv="1", app="web"))
-    store.replace([cm("a", rv="2", app="db"), cm("c", rv="1", app="web")])
+    store.replace(map(store.keep, [cm("a", rv="2", app="db"), cm("c", rv="1", app="web")]))
     assert store.keys_by_index("app", "web") == {"default/c"}
     assert store.keys_by_index("app", "db") == {"default/a"}
 
@@ -313,7 +313,7 @@ def test_replace_drops_managed_fields_of_new_objects() -> None:
     store = Store("configmaps", "virtual")
     fresh = cm("a")
     fresh["metadata"]["managedFields"] = [{"manager": "x"}]
-    store.replace([fresh])
+    store.replace(map(store.keep, [fresh]))
     assert "managedFields" not in store.get("default/a")["metadata"]
 
 
@@ -325,6 +325,17 @@ def test_a_projection_keeps_what_it_returns_and_nothing_when_it_returns_none() -
     assert store.get("default/kept") == {"metadata": cm("kept", app="a")["metadata"]}
     assert store.get("default/skip") is None and store.keys() == ["default/kept"]
     assert len(seen) == 1
+
+
+def test_a_relisted_object_the_projection_no_longer_keeps_is_deleted_not_reported_unseen() -> None:
+    store, seen = recording_store()
+    store.set_projection(lambda obj: None if obj["metadata"].get("labels") else obj)
+    unseen: list[str] = []
+    store.add_unseen_removal_handler(unseen.append)
+    store.upsert(cm("a"))
+    store.replace(map(store.keep, [cm("a", rv="2", app="now-labelled")]))
+    assert store.keys() == [] and unseen == []
+    assert [new for _, new in seen] == [{**cm("a")}, None]
 
 
 def test_a_projection_is_set_once_on_an_empty_store() -> None:

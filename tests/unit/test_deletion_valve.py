@@ -32,7 +32,7 @@ def test_only_objects_a_relist_no_longer_shows_are_reported_as_unseen_removals()
     store = Store("secrets", "virtual")
     unseen: list[str] = []
     store.add_unseen_removal_handler(unseen.append)
-    store.replace([_obj("a"), _obj("b"), _obj("c")])
+    store.replace(map(store.keep, [_obj("a"), _obj("b"), _obj("c")]))
     store.remove(_obj("a"))  # a watched deletion
-    store.replace([_obj("c", "2")])
+    store.replace(map(store.keep, [_obj("c", "2")]))
     assert unseen == ["ns/b"] and store.keys() == ["ns/c"]

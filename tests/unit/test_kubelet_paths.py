@@ -197,8 +197,8 @@ def stores(*, host_markers: bool = True, host_uid: str = "uid-1") -> tuple[Store
         host["metadata"]["labels"] = marker_labels(virtual, names=NAMES)
         host["metadata"]["annotations"] = marker_annotations(virtual, names=NAMES, api_version="v1", kind="Pod")
     vpods, hpods = Store("pods", "virtual"), Store("pods", "host")
-    vpods.replace([vpod])
-    hpods.replace([host])
+    vpods.replace(map(vpods.keep, [vpod]))
+    hpods.replace(map(hpods.keep, [host]))
     return vpods, hpods
 
 
