@@ -81,6 +81,15 @@ class Controller(KeyedWorker):
             store = self.engine.store(trigger.side, trigger.resource)
             store.add_handler(lambda old, new, t=trigger: self._enqueue_related(t, old, new))
 
+    def stores_read(self) -> list[Store]:
+        """Every store this controller or its translator reads: its own two, the vcluster Service, its triggers',
+        its indexes' and the KindSpec's declared `reads`. It starts as soon as these are filled (Engine)."""
+        spec, store = self.spec, self.engine.store
+        pairs = {("own", SERVICES), *((t.side, t.resource) for t in spec.triggers), *spec.reads}
+        pairs.update(("virtual", res) for res in spec.virtual_indexes)
+        pairs.update(("host", res) for res in spec.host_indexes)
+        return [self.vstore, self.hstore, *(store(side, res) for side, res in pairs)]
+
     def virtual_keys_of(self, host_name: str) -> set[str]:
         """Virtual keys whose host copy is named `host_name` (event message rewriting, reverse lookups)."""
         return self.vstore.keys_by_index(HOST_NAME_INDEX, host_name)

@@ -1,5 +1,6 @@
 """Wires one syncer together (SPEC §9.6): a store and reflector per (cluster, resource) the enabled kinds need,
-shared by all controllers; then leadership; then the controllers, each fed every virtual key and every managed
+shared by all controllers; leadership, taken while the caches fill; then each kind's controller as soon as the
+stores it reads are filled, and the engine components once all are, each fed every virtual key and every managed
 host key once. Knows nothing about any particular kind: everything kind-specific comes from the KindSpecs."""
 
 from __future__ import annotations
@@ -100,16 +101,19 @@ class Engine:
         self.valve = DeletionValve(self)
         self._stores: dict[tuple[str, Resource], Store] = {}
         self._reflectors: list[Reflector] = []
+        self._filled: dict[int, asyncio.Event] = {}  # id(store) -> its reflector's first LIST is in
         self._declare_stores()
         self.controllers: list[Any] = [Controller(spec, self, config.workers) for spec in enabled(config.sync)]
         self.controllers += [component(self, config.workers) for component in engine_components(config.sync)]
         if config.coredns:
             self.controllers.append(CoreDns(self, config.workers))
         self.caches_synced = asyncio.Event()
+        self.leading = asyncio.Event()
         self.initial_sync_done = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self._workers: list[asyncio.Task[None]] = []
         self._started = 0.0
+        self._started_at: dict[str, float] = {}  # component -> seconds from run() to its start, for the log
 
     # ---- stores ------------------------------------------------------------------------------------------------
     def _declare_stores(self) -> None:
@@ -158,10 +162,12 @@ class Engine:
         if (key, res) not in self._stores:
             store = self._stores[(key, res)] = Store(store_name, side)
             api = self.host_api if side == "host" else self.virtual_api
-            self._reflectors.append(
-                Reflector(api, res, store, namespace=namespace, label_selector=labels, field_selector=fields)
-            )
+            self._reflect(Reflector(api, res, store, namespace=namespace, label_selector=labels, field_selector=fields))
         return self._stores[(key, res)]
+
+    def _reflect(self, reflector: Reflector) -> None:
+        self._reflectors.append(reflector)
+        self._filled[id(reflector.store)] = reflector.synced
 
     def declare(self, side: str, res: Resource, namespace: str | None = None, selector: str | None = None) -> Store:
         """The shared store for (side, resource), created with its reflector on first use. Virtual stores cover
@@ -174,12 +180,12 @@ class Engine:
         store = Store(res.plural, side)
         self._stores[(side, res)] = store
         if side == "virtual":
-            self._reflectors.append(Reflector(self.virtual_api, res, store, namespace=namespace))
+            self._reflect(Reflector(self.virtual_api, res, store, namespace=namespace))
         else:
             if selector is None:
                 selector = managed_by_selector(self.context.names, cluster_scoped=not res.namespaced)
             namespace = self.config.target_namespace if res.namespaced else None
-            self._reflectors.append(Reflector(self.host_api, res, store, namespace=namespace, label_selector=selector))
+            self._reflect(Reflector(self.host_api, res, store, namespace=namespace, label_selector=selector))
         return store
 
     def stores(self) -> list[Store]:
@@ -223,6 +229,16 @@ class Engine:
         """Run until cancelled; raises LeadershipLost or StartupTimeout."""
         self._started = time.monotonic()
         self._tasks = [asyncio.create_task(r.run(), name=f"reflector-{r.res.plural}") for r in self._reflectors]
+        self._tasks.append(asyncio.create_task(self._wait_for_caches(), name="caches"))
+        self._tasks.append(asyncio.create_task(self._lead(), name="leader"))
+        early = [c for c in self.controllers if isinstance(c, Controller)]
+        starts = [asyncio.create_task(self._start_early(c), name=f"start-{c.name}") for c in early]
+        late = [c for c in self.controllers if c not in early]
+        self._tasks += [*starts, asyncio.create_task(self._start_late(late, starts), name="start-components")]
+        self._tasks.append(asyncio.create_task(self._mark_ready(), name="readiness"))
+        await asyncio.gather(*self._tasks)
+
+    async def _wait_for_caches(self) -> None:
         try:
             async with asyncio.timeout(CACHE_SYNC_TIMEOUT):
                 await asyncio.gather(*(r.synced.wait() for r in self._reflectors))
@@ -236,19 +252,41 @@ class Engine:
             stores={f"{side}/{res.plural}": len(s) for (side, res), s in self._stores.items()},
             slowest_lists={f"{r.api.cluster}/{r.store.kind}": round(r.list_seconds, 2) for r in slowest},
         )
-        if self.leader is not None:
-            await self.leader.acquire()
-            self._tasks.append(asyncio.create_task(self.leader.keep(), name="leader-renew"))
-        for controller in self.controllers:
-            controller.wire()
-            self._workers += controller.start()
-        self._tasks.append(asyncio.create_task(self._mark_ready(), name="readiness"))
-        await asyncio.gather(*self._tasks)
+
+    async def _lead(self) -> None:
+        """Take the lease (a standby waits here with its caches filling), then keep it. Without leader election
+        this process leads at once."""
+        if self.leader is None:
+            self.leading.set()
+            return
+        await self.leader.acquire()
+        self.leading.set()
+        await self.leader.keep()
+
+    async def _start_early(self, controller: Controller) -> None:
+        """A kind's controller starts once leading and the stores it reads are filled, not after every LIST: its
+        initial pass overlaps the others' (at a restart the pods' LISTs are the long ones)."""
+        await asyncio.gather(*(self._filled[id(store)].wait() for store in controller.stores_read()))
+        await self.leading.wait()
+        self._start(controller)
+
+    async def _start_late(self, components: list[Any], early: list[asyncio.Task[None]]) -> None:
+        """The engine components (fake nodes, event sync, ...) start, in order, once every store is filled and
+        every controller started: they read across kinds (event sync uses the controllers' host-name indexes)."""
+        await self.caches_synced.wait()
+        await asyncio.gather(*early)
+        for component in components:
+            self._start(component)
+
+    def _start(self, component: Any) -> None:
+        component.wire()
+        self._workers += component.start()
+        self._started_at[component.name] = self._elapsed()
 
     async def _mark_ready(self) -> None:
         await asyncio.gather(*(c.initial_done.wait() for c in self.controllers))
         self.initial_sync_done.set()
-        log.info("initial sync done", seconds=self._elapsed(), kinds=[c.name for c in self.controllers])
+        log.info("initial sync done", seconds=self._elapsed(), started=self._started_at)
 
     def _elapsed(self) -> float:
         return round(time.monotonic() - self._started, 2)

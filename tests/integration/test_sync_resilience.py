@@ -11,7 +11,8 @@ import pytest
 
 from syncer.controlplane import Cluster
 from tests.integration.test_sync_configmaps_secrets import S, create_pod, gone_from_host, on_host
-from tests.support import eventually, others_gone
+from tests.kube import Any_
+from tests.support import eventually, others_gone, token_kubeconfig
 from translators.names import host_name
 
 pytestmark = pytest.mark.controlplane
@@ -148,3 +149,46 @@ async def test_a_create_the_host_keeps_refusing_is_reported_with_its_reason_not_
 async def _quota_counted(h, t: str) -> bool:
     quota = await h.get("resource_quota", t, "no-pods")
     return bool(quota and (quota.get("status") or {}).get("hard"))
+
+
+async def test_a_kind_syncs_while_another_kinds_cache_cannot_fill(
+    run_syncer, cluster_pair, host_api, v, h, virtual_namespace, host_namespace, tmp_path
+):
+    """Each kind's controller starts once the caches it reads are filled, not after every cache: with an identity
+    that may not list host Events, the event cache never fills, yet ConfigMaps sync. /readyz stays 503 all along:
+    ready still means every cache filled and every key seen once."""
+    vns, t = virtual_namespace, host_namespace
+    rbac = "/apis/rbac.authorization.k8s.io/v1"
+    role = {
+        "metadata": {"name": "no-events"},
+        "rules": [
+            {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["*"]},
+            {"apiGroups": [""], "resources": ["services"], "verbs": ["get", "list", "watch"]},
+        ],
+    }
+    binding = {
+        "metadata": {"name": "no-events"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "no-events"},
+        "subjects": [{"kind": "ServiceAccount", "name": "no-events", "namespace": t}],
+    }
+    await h.create("service_account", t, {"metadata": {"name": "no-events"}})
+    await Any_(host_api).call("POST", f"{rbac}/namespaces/{t}/roles", role)
+    await Any_(host_api).call("POST", f"{rbac}/namespaces/{t}/rolebindings", binding)
+    kubeconfig = token_kubeconfig(cluster_pair, t, "no-events", tmp_path / "no-events.kubeconfig")
+    others = (
+        "services",
+        "secrets",
+        "endpoints",
+        "pods",
+        "persistentvolumeclaims",
+        "fake-nodes",
+        "fake-persistentvolumes",
+    )
+    syncer = await run_syncer(
+        f"--host-kubeconfig={kubeconfig}", f"--sync={','.join('-' + k for k in others)}", wait=False
+    )
+    await v.create("config_map", vns, {"metadata": {"name": "early", "annotations": FORCED}, "data": {"a": "1"}})
+    copy = await on_host(h, "config_map", t, "early", vns)
+    assert copy["data"] == {"a": "1"}
+    assert (await syncer._get(syncer.health_port, "/readyz"))[0] == 503
+    assert "events is forbidden" in syncer.log_text()
