@@ -4,7 +4,7 @@ handlers are told (old, new) so controllers can enqueue exactly the keys a chang
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import Any
 
 from syncer import metrics
@@ -31,7 +31,8 @@ class Store:
         self.kind, self.side = kind, side
         self._objects: dict[str, Obj] = {}
         self._index_funcs: dict[str, IndexFunc] = {}
-        self._indexes: dict[str, dict[str, set[str]]] = {}
+        # index -> value -> its one key, or a set once it has several (most values have one: a set is 216 bytes)
+        self._indexes: dict[str, dict[str, str | set[str]]] = {}
         self._handlers: list[Handler] = []
         self._unseen_removal_handlers: list[Callable[[str], None]] = []
         self._project: Projection | None = None
@@ -71,17 +72,21 @@ class Store:
     def values(self) -> list[Obj]:
         return list(self._objects.values())
 
+    def _indexed(self, index: str, value: str) -> Collection[str]:
+        held = self._indexes[index].get(value, ())
+        return (held,) if type(held) is str else held
+
     def keys_by_index(self, index: str, value: str) -> set[str]:
-        return set(self._indexes[index].get(value, ()))
+        return set(self._indexed(index, value))
 
     def by_index(self, index: str, value: str) -> list[Obj]:
-        return [self._objects[k] for k in self._indexes[index].get(value, ())]
+        return [self._objects[k] for k in self._indexed(index, value)]
 
     def iter_by_index(self, index: str, value: str) -> Iterator[Obj]:
         """`by_index` one object at a time, for callers that usually stop at the first (a node's ~1,000 pods); do
         not change the store while iterating."""
         objects = self._objects
-        return (objects[k] for k in self._indexes[index].get(value, ()))
+        return (objects[k] for k in self._indexed(index, value))
 
     # ---- writes (from the reflector only) --------------------------------------------------------------------
     def keep(self, obj: Obj) -> tuple[str, Obj | None]:
@@ -144,7 +149,14 @@ class Store:
     def _index(self, name: str, key: str, obj: Obj) -> None:
         index = self._indexes[name]
         for value in self._index_funcs[name](obj):
-            index.setdefault(value, set()).add(key)
+            held = index.get(value)
+            if held is None:
+                index[value] = key
+            elif type(held) is str:
+                if held != key:
+                    index[value] = {held, key}
+            else:
+                held.add(key)
 
     def _unindex(self, key: str, obj: Obj | None) -> None:
         if obj is None:
@@ -152,11 +164,16 @@ class Store:
         for name, func in self._index_funcs.items():
             index = self._indexes[name]
             for value in func(obj):
-                keys = index.get(value)
-                if keys is not None:
-                    keys.discard(key)
-                    if not keys:
+                held = index.get(value)
+                if held is None:
+                    continue
+                if type(held) is str:
+                    if held == key:
                         del index[value]
+                    continue
+                held.discard(key)
+                if len(held) == 1:
+                    index[value] = held.pop()
 
     def _notify(self, old: Obj | None, new: Obj | None) -> None:
         metrics.OBJECTS.labels(self.kind, self.side).set(len(self._objects))

@@ -74,7 +74,7 @@ class NotLeader(Exception):
 
 
 SHARED_STRING_MAX = 64  # longer values (certificates, Secret data, uids in annotations) are rarely shared
-UNSHARED = "managedFields"  # dropped as objects enter a cache (Store.upsert): not worth a walk
+UNSHARED = "managedFields"  # dropped as objects enter a cache (Store.keep): not worth a walk
 
 
 def _share_strings(value: Any) -> Any:

@@ -147,6 +147,23 @@ def test_change_keeps_other_objects_under_the_old_value() -> None:
     assert store.keys_by_index("app", "web") == {"default/b"}
 
 
+def test_objects_sharing_a_value_leave_it_one_by_one() -> None:
+    store = Store("configmaps", "virtual")
+    store.add_index("twice", lambda o: [o["metadata"]["labels"]["app"]] * 2)  # e.g. two containers, one ConfigMap
+    for name in ("a", "b", "c"):
+        store.upsert(cm(name, app="web"))
+    assert store.keys_by_index("twice", "web") == {"default/a", "default/b", "default/c"}
+    store.remove(cm("b"))
+    assert store.keys_by_index("twice", "web") == {"default/a", "default/c"}
+    store.remove(cm("a"))
+    assert [o["metadata"]["name"] for o in store.iter_by_index("twice", "web")] == ["c"]
+    store.upsert(cm("a", app="web"))
+    assert store.keys_by_index("twice", "web") == {"default/a", "default/c"}
+    store.remove(cm("c"))
+    store.remove(cm("a"))
+    assert store.keys_by_index("twice", "web") == set() and store.by_index("twice", "web") == []
+
+
 def test_object_losing_its_index_value_is_unindexed() -> None:
     store = Store("configmaps", "virtual")
     store.add_index("app", by_app)
