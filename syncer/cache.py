@@ -8,6 +8,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import Any
 
 from syncer import metrics
+from syncer.sharing import Parts
 
 Obj = dict[str, Any]
 Handler = Callable[[Obj | None, Obj | None], None]
@@ -36,6 +37,7 @@ class Store:
         self._handlers: list[Handler] = []
         self._unseen_removal_handlers: list[Callable[[str], None]] = []
         self._project: Projection | None = None
+        self._parts = Parts()
 
     def __len__(self) -> int:
         return len(self._objects)
@@ -90,13 +92,15 @@ class Store:
 
     # ---- writes (from the reflector only) --------------------------------------------------------------------
     def keep(self, obj: Obj) -> tuple[str, Obj | None]:
-        """`obj`'s key and what of it this store keeps (never managedFields; only the projection's part), or None
-        when it is not cached at all. A reflector applies it to each LIST page as it arrives, so what is dropped is
-        freed before the next page is decoded and reused by it: dropped only after the whole LIST was in, it left
-        holes no later allocation filled (`python -m bench.list_memory`: 14.2 -> 4.2 KB of RSS per cached host pod)."""
+        """`obj`'s key and what of it this store keeps (never managedFields; only the projection's part, its common
+        parts shared with other cached objects: `syncer.sharing`), or None when it is not cached at all. A reflector
+        applies it to each LIST page as it arrives, so what is dropped is freed before the next page is decoded and
+        reused by it: dropped only after the whole LIST was in, it left holes no later allocation filled (`python -m
+        bench.list_memory`: 14.2 -> 4.2 KB of RSS per cached host pod)."""
         key = key_of(obj)
         obj["metadata"].pop("managedFields", None)
-        return key, (obj if self._project is None else self._project(obj))
+        kept = obj if self._project is None else self._project(obj)
+        return key, (None if kept is None else self._parts.share(kept))
 
     def upsert(self, obj: Obj) -> None:
         self._put(*self.keep(obj))
