@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import bulk, capacity, harness, kubelet, latency, lifecycle, plot, report
+from bench import bulk, capacity, deployment, harness, kubelet, latency, lifecycle, plot, report
 from bench.options import Options, parse
 from bench.results import Results
 from syncer.controlplane import ClusterPair, ControlPlaneError, assets
@@ -29,6 +29,8 @@ def _scenarios(opts: Options) -> list[tuple[str, harness.Scenario]]:
         chosen.append(("bulk throughput", bulk.bulk_throughput))
     if opts.wants("capacity"):
         chosen.append(("capacity, limits lifted", capacity.capacity))
+    if opts.wants("deployment"):
+        chosen.append(("deployment", deployment.deployment))
     if opts.wants("kubelet"):
         chosen.append(("kubelet endpoint", kubelet.kubelet_endpoint))
     if opts.wants("restart", "memory", "idle"):

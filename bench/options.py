@@ -11,7 +11,7 @@ from pathlib import Path
 
 from syncer.config import FLAGS
 
-SCENARIOS = ("create", "status", "bulk", "capacity", "restart", "memory", "idle", "kubelet")
+SCENARIOS = ("create", "status", "bulk", "capacity", "deployment", "restart", "memory", "idle", "kubelet")
 LIFECYCLE = frozenset({"restart", "memory", "idle"})  # measured together: one restart, then a quiet window
 VCSYNC_DEFAULTS = {flag.name: flag.default for flag in FLAGS}  # the bench runs vcsync with vcsync's own defaults
 PODS_PER_NODE = 1000  # kwok node capacity (syncer/controlplane/cluster.py)
@@ -24,6 +24,7 @@ SMOKE = {
     "status_rate": 20.0,
     "bulk_sizes": "100",
     "capacity_pods": 100,
+    "deployment_pods": 100,
     "memory_sizes": "100",
     "settle": 5.0,
     "idle": 20.0,
@@ -39,6 +40,7 @@ FULL = {
     "status_rate": 50.0,
     "bulk_sizes": "1000,5000",
     "capacity_pods": 1000,
+    "deployment_pods": 1000,
     "memory_sizes": "1000,5000,10000",
     "settle": 30.0,
     "idle": 300.0,
@@ -58,6 +60,7 @@ class Options:
     status_rate: float
     bulk_sizes: tuple[int, ...]
     capacity_pods: int
+    deployment_pods: int
     memory_sizes: tuple[int, ...]
     settle: float
     idle: float
@@ -116,6 +119,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--status-rate", type=float, help="host status changes per second (smoke 20, full 50)")
     p.add_argument("--bulk-sizes", help="bulk pods (each with a ConfigMap and a Secret) (smoke 100, full 1000,5000)")
     p.add_argument("--capacity-pods", type=int, help="pods per capacity run, limits lifted (smoke 100, full 1000)")
+    p.add_argument("--deployment-pods", type=int, help="replicas of the deployment scenario (smoke 100, full 1000)")
     p.add_argument("--memory-sizes", help="synced pods for restart/memory/idle (smoke 100, full 1000,5000,10000)")
     p.add_argument("--settle", type=float, help="quiet window after a restart at the smaller sizes, s (5 / 30)")
     p.add_argument("--idle", type=float, help="idle window at the largest size, s (smoke 20, full 300)")
@@ -155,9 +159,10 @@ def parse(argv: list[str] | None = None) -> Options:
         memory_sizes = tuple(sorted(_numbers(int, value["memory_sizes"])))
     except argparse.ArgumentTypeError as e:
         p.error(str(e))
-    if min(value["runs"], value["latency_pods"], value["status_pods"], value["capacity_pods"]) < 1:
-        p.error("--runs, --latency-pods, --status-pods and --capacity-pods must be at least 1")
-    largest = max(value["latency_pods"], value["status_pods"], value["capacity_pods"], *bulk_sizes, *memory_sizes)
+    counts = ("runs", "latency_pods", "status_pods", "capacity_pods", "deployment_pods")
+    if min(value[name] for name in counts) < 1:
+        p.error("--runs, --latency-pods, --status-pods, --capacity-pods and --deployment-pods must be at least 1")
+    largest = max(*(value[name] for name in counts[1:]), *bulk_sizes, *memory_sizes)
     # node kwok-node-2 is tainted (cluster.kwok_node), so one node more than the pods need, and one spare
     nodes = args.nodes or 3 + math.ceil(largest / PODS_PER_NODE)
     return Options(
@@ -169,6 +174,7 @@ def parse(argv: list[str] | None = None) -> Options:
         status_rate=value["status_rate"],
         bulk_sizes=bulk_sizes,
         capacity_pods=value["capacity_pods"],
+        deployment_pods=value["deployment_pods"],
         memory_sizes=memory_sizes,
         settle=value["settle"],
         idle=value["idle"],

@@ -90,6 +90,18 @@ def _bulk(ax: Axes, results: Results) -> None:
     _panel(ax, "bulk throughput", "pods (each with a ConfigMap and a Secret)", "objects/s")
 
 
+def _deployment(ax: Axes, results: Results) -> None:
+    metrics = {"to Ready": "s to Ready", "delete -> host empty": "s from delete to host empty"}
+    rows = {group: results.find("deployment", metric) for group, metric in metrics.items()}
+    size = next((r.size for found in rows.values() for r in found), "")
+    series = [
+        ("vcsync", [[v for r in rows[g] for v in r.values] for g in metrics]),
+        ("floor: the same Deployment on the host", [[v for r in rows[g] for v in r.floor] for g in metrics]),
+    ]
+    _bars(ax, list(metrics), series)
+    _panel(ax, f"a Deployment of {size}".strip(), "", "s")
+
+
 def _capacity(throughput: Axes, cpu: Axes, by_process: Axes, results: Results) -> None:
     rows = sorted(results.find("capacity", "pods/s to Running"), key=lambda r: r.x)
     series = [("vcsync", [r.values for r in rows]), ("floor: straight on the host", [r.floor for r in rows])]
@@ -132,8 +144,12 @@ def _kubelet(logs: Axes, execs: Axes, streams: Axes, results: Results) -> None:
 
 
 def draw(results: Results, png_path: Path) -> None:
-    fig, axes = plt.subplots(4, 3, figsize=(15, 16.5))
-    (create, status, bulk), (capacity, cpu, by_process), (restart, memory, idle), (logs, execs, streams) = axes
+    fig, axes = plt.subplots(5, 3, figsize=(15, 20.5))
+    (create, status, bulk), (capacity, cpu, by_process), (restart, memory, idle), (logs, execs, streams) = axes[:4]
+    deployment, *unused = axes[4]
+    _deployment(deployment, results)
+    for ax in unused:
+        ax.axis("off")
     _capacity(capacity, cpu, by_process, results)
     _kubelet(logs, execs, streams, results)
     _latency(create, results, "create", "pods/s")

@@ -30,6 +30,10 @@ NOTES = """\
   the benchmark client can (its concurrency in flight) -> the last virtual pod Running, as pods/s. Floor: the same
   pods created straight on the host, Running by kwok. `CPU ms per pod life cycle`: vcsync's user + system CPU (from
   /proc) from the first create until the namespace's deletion has emptied the host and vcsync is quiet, per pod.
+- **deployment**: a Deployment of N pods (all using one ConfigMap and one Secret) applied in the virtual cluster ->
+  the Deployment reports N ready replicas (s, from the first create); then deleted -> a host watch sees none of its
+  pods left. Floor: the same objects applied straight to the host, the same two waits. Both sides' ReplicaSets and
+  garbage collection are their own controller-manager's.
 - **restart**: vcsync stopped (SIGTERM) and started again with everything in sync -> /readyz 200. Writes are
   `vcsync_api_requests_total` with verb create/update/patch/delete from start to ready. **memory** and **idle**: the
   quiet window after that restart (the idle window at the largest size); RSS is VmRSS at its end, peak is VmHWM.
@@ -125,6 +129,11 @@ TARGETS: list[tuple[str, Check]] = [
     ("host Running -> virtual Running p99 <= 150 ms", _median("status", "Running seen host->virtual p99 ms", 150)),
     ("capacity >= 150 pods/s to Running", _median("capacity", "pods/s to Running", 150, at_most=False)),
     ("<= 20 KB RSS per synced pod at the largest size", _rss_per_pod(20)),
+    ("Deployment Ready within 1.02x the floor", _ratio_target("deployment", "s to Ready", 1.02, at_most=True)),
+    (
+        "Deployment deleted, host empty within 1.1x the floor",
+        _ratio_target("deployment", "s from delete to host empty", 1.1, at_most=True),
+    ),
     ("restart to ready <= 10 s at the largest size", _median("restart", "time to ready s", 10)),
 ]
 
