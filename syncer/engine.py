@@ -108,7 +108,7 @@ class Engine:
         if config.coredns:
             self.controllers.append(CoreDns(self, config.workers))
         self.caches_synced = asyncio.Event()
-        self.leading = asyncio.Event()
+        self._leading = asyncio.Event()
         self.initial_sync_done = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self._workers: list[asyncio.Task[None]] = []
@@ -257,17 +257,18 @@ class Engine:
         """Take the lease (a standby waits here with its caches filling), then keep it. Without leader election
         this process leads at once."""
         if self.leader is None:
-            self.leading.set()
+            self._leading.set()
             return
         await self.leader.acquire()
-        self.leading.set()
+        self._leading.set()
         await self.leader.keep()
 
     async def _start_early(self, controller: Controller) -> None:
-        """A kind's controller starts once leading and the stores it reads are filled, not after every LIST: its
-        initial pass overlaps the others' (at a restart the pods' LISTs are the long ones)."""
+        """A kind's controller starts once leading and the stores it reads are filled, not after every LIST: a kind
+        whose cache cannot fill (a resource the identity may not list) holds back no other kind. (On 2 cores a
+        restart is not faster for it: the early initial passes take CPU the remaining LISTs' decoding needed.)"""
         await asyncio.gather(*(self._filled[id(store)].wait() for store in controller.stores_read()))
-        await self.leading.wait()
+        await self._leading.wait()
         self._start(controller)
 
     async def _start_late(self, components: list[Any], early: list[asyncio.Task[None]]) -> None:
