@@ -161,8 +161,7 @@ async def _install_use_upgrade_uninstall(
     await _answering(tenant)
     code, _, err = await tenant.run("apply", "-f", "-", stdin=_tenant_objects(base).encode())
     assert code == 0, err
-    code, ip, err = await tenant.run("get", "service", "web", "-o", "jsonpath={.spec.clusterIP}")
-    assert code == 0, err
+    ip = await _host_ip_of(pair, namespace, tenant, "web")
     await _fetched(tenant, "client", ip)
     web = _host_pods(pair, namespace, "web-")
     assert len(web) == 1, web
@@ -200,6 +199,19 @@ async def _answering(tenant: Kubectl) -> None:
     await eventually(ready, 60, "the virtual API server to answer at the vcluster Service's IP", every=1)
 
 
+async def _host_ip_of(pair: ClusterPair, namespace: str, tenant: Kubectl, service: str) -> str:
+    """The tenant Service's ClusterIP once it is its host copy's: vcsync re-creates a new virtual Service with the
+    host's IP (delete, then create), so a get right after `apply` may find the first IP or, in between, nothing."""
+
+    async def settled():
+        code, ip, _ = await tenant.run("get", "service", service, "-o", "jsonpath={.spec.clusterIP}")
+        items = pair.host.api("GET", _path("services", namespace))["items"]
+        host = [i["spec"].get("clusterIP") for i in items if _virtual_name(i["metadata"]) == service]
+        return ip if code == 0 and host == [ip] else None
+
+    return await eventually(settled, 60, f"the tenant Service {service} to have its host copy's IP", every=1)
+
+
 async def _fetched(tenant: Kubectl, pod: str, web_ip: str) -> None:
     async def finished():
         code, out, _ = await tenant.run("get", "pod", pod, "-o", "jsonpath={.status.phase}")
@@ -213,8 +225,12 @@ async def _fetched(tenant: Kubectl, pod: str, web_ip: str) -> None:
 def _host_pods(pair: ClusterPair, namespace: str, virtual_prefix: str) -> dict[str, str]:
     """Name → UID of the host pods whose virtual pod's name starts with `virtual_prefix`."""
     items = pair.host.api("GET", _path("pods", namespace))["items"]
-    virtual = [(i["metadata"].get("annotations", {}).get(OBJECT_NAME, ""), i["metadata"]) for i in items]
+    virtual = [(_virtual_name(i["metadata"]), i["metadata"]) for i in items]
     return {meta["name"]: meta["uid"] for name, meta in virtual if name.startswith(virtual_prefix)}
+
+
+def _virtual_name(meta: dict) -> str:
+    return (meta.get("annotations") or {}).get(OBJECT_NAME, "")
 
 
 def _path(kind: str, namespace: str) -> str:
