@@ -101,7 +101,7 @@ class Engine:
         self.valve = DeletionValve(self)
         self._stores: dict[tuple[str, Resource], Store] = {}
         self._reflectors: list[Reflector] = []
-        self._filled: dict[int, asyncio.Event] = {}  # id(store) -> its reflector's first LIST is in
+        self._filled: dict[Store, asyncio.Event] = {}  # store -> its reflector's first LIST is in
         self._declare_stores()
         self.controllers: list[Any] = [Controller(spec, self, config.workers) for spec in enabled(config.sync)]
         self.controllers += [component(self, config.workers) for component in engine_components(config.sync)]
@@ -167,7 +167,7 @@ class Engine:
 
     def _reflect(self, reflector: Reflector) -> None:
         self._reflectors.append(reflector)
-        self._filled[id(reflector.store)] = reflector.synced
+        self._filled[reflector.store] = reflector.synced
 
     def declare(self, side: str, res: Resource, namespace: str | None = None, selector: str | None = None) -> Store:
         """The shared store for (side, resource), created with its reflector on first use. Virtual stores cover
@@ -267,7 +267,7 @@ class Engine:
         """A kind's controller starts once leading and the stores it reads are filled, not after every LIST: a kind
         whose cache cannot fill (a resource the identity may not list) holds back no other kind. (On 2 cores a
         restart is not faster for it: the early initial passes take CPU the remaining LISTs' decoding needed.)"""
-        await asyncio.gather(*(self._filled[id(store)].wait() for store in controller.stores_read()))
+        await asyncio.gather(*(self._filled[store].wait() for store in controller.stores_read()))
         await self._leading.wait()
         self._start(controller)
 
