@@ -13,7 +13,7 @@ import sys
 import orjson
 
 from syncer.cache import Store
-from syncer.kube.api import loads
+from syncer.kube.api import parse_json
 from translators.pod_sync import cached_host_pod
 
 PAGES, PAGE = 20, 500
@@ -82,7 +82,7 @@ def measure(per_page: bool) -> float:
     base = _rss_kb()
     kept, whole = [], []
     for data in pages:
-        items = loads(data)["items"]
+        items = parse_json(data)["items"]
         if per_page:
             kept += map(store.keep, items)
         else:

@@ -12,7 +12,7 @@ from vocab.resources import CONFIGMAPS, PODS
 CONTENT = ("data", "binaryData")
 
 
-def pods_referencing(pod: Obj) -> list[str]:
+def pods_referencing(pod: Obj) -> tuple[str, ...]:
     return referenced_keys(pod, "configmaps")
 
 

@@ -192,15 +192,16 @@ def token_sources(vpod: Obj, cluster_domain: str = "cluster.local") -> list[Toke
 
 
 def status_up(vpod: Obj, hpod: Obj) -> Obj:
-    """The virtual `status`: the host status without injected containers, with virtual-owned conditions kept."""
-    status = clone(hpod.get("status") or {})
+    """The virtual `status`: the host status without injected containers, with virtual-owned conditions kept. It
+    shares parts with both pods (no copy: it runs on every event of either), so it is only read, never changed."""
+    status = dict(hpod.get("status") or {})
     vspec = vpod.get("spec") or {}
     for status_key, spec_key in _CONTAINER_STATUSES:
         if status_key in status:
             names = {container["name"] for container in vspec.get(spec_key) or ()}
             status[status_key] = [entry for entry in status[status_key] or () if entry.get("name") in names]
     host_owned = [c for c in status.pop("conditions", None) or () if c.get("type") in HOST_OWNED_CONDITIONS]
-    conditions = host_owned + clone(_virtual_owned_conditions(vpod))
+    conditions = host_owned + _virtual_owned_conditions(vpod)
     return status | {"conditions": conditions} if conditions else status
 
 

@@ -23,6 +23,9 @@ PLUGIN_SECRET_REFS = (
 )
 
 
+SORTS = ("configmaps", "secrets", "pvcs")
+
+
 @dataclass
 class PodReferences:
     configmaps: set[str] = field(default_factory=set)
@@ -74,7 +77,19 @@ def pod_references(pod: Obj) -> PodReferences:
     return refs
 
 
-def referenced_keys(pod: Obj, what: str) -> list[str]:
-    """`namespace/name` keys of the pod's references of one sort ("configmaps", "secrets" or "pvcs")."""
-    namespace = pod["metadata"].get("namespace", "")
-    return [f"{namespace}/{name}" for name in sorted(getattr(pod_references(pod), what))]
+_RECENT: list[tuple[Obj, dict[str, tuple[str, ...]]]] = []  # the last pods asked about (see referenced_keys)
+
+
+def referenced_keys(pod: Obj, what: str) -> tuple[str, ...]:
+    """`namespace/name` keys of the pod's references of one sort ("configmaps", "secrets" or "pvcs"). One change of
+    a cached pod asks this of its old and new object eight times (the ConfigMap and Secret indexes and triggers),
+    so the last two pods' answers are remembered by identity: cached objects are never changed in place, and a
+    remembered pod is held, so its id cannot be reused."""
+    for seen, keys in _RECENT:
+        if seen is pod:
+            return keys[what]
+    refs, namespace = pod_references(pod), pod["metadata"].get("namespace", "")
+    keys = {sort: tuple(f"{namespace}/{name}" for name in sorted(getattr(refs, sort))) for sort in SORTS}
+    _RECENT.insert(0, (pod, keys))
+    del _RECENT[2:]
+    return keys[what]

@@ -14,7 +14,7 @@ SA_TOKEN_TYPE = "kubernetes.io/service-account-token"
 CONTENT = ("data",)
 
 
-def pods_referencing(pod: Obj) -> list[str]:
+def pods_referencing(pod: Obj) -> tuple[str, ...]:
     return referenced_keys(pod, "secrets")
 
 

@@ -203,15 +203,15 @@ def full_pod() -> dict[str, Any]:
 
 
 def test_referenced_keys_are_namespaced_and_sorted() -> None:
-    assert referenced_keys(full_pod(), "secrets") == ["team-a/alpha", "team-a/beta", "team-a/mid", "team-a/zeta"]
+    assert referenced_keys(full_pod(), "secrets") == ("team-a/alpha", "team-a/beta", "team-a/mid", "team-a/zeta")
 
 
 def test_referenced_keys_for_configmaps() -> None:
-    assert referenced_keys(full_pod(), "configmaps") == ["team-a/app", "team-a/common"]
+    assert referenced_keys(full_pod(), "configmaps") == ("team-a/app", "team-a/common")
 
 
 def test_referenced_keys_for_pvcs() -> None:
-    assert referenced_keys(full_pod(), "pvcs") == ["team-a/data"]
+    assert referenced_keys(full_pod(), "pvcs") == ("team-a/data",)
 
 
 def test_referenced_keys_list_a_name_used_twice_once() -> None:
@@ -221,8 +221,15 @@ def test_referenced_keys_list_a_name_used_twice_once() -> None:
 
 def test_referenced_keys_use_the_pods_own_namespace() -> None:
     other = pod({"volumes": [{"name": "v", "configMap": {"name": "app"}}]}, namespace="team-b")
-    assert referenced_keys(other, "configmaps") == ["team-b/app"]
+    assert referenced_keys(other, "configmaps") == ("team-b/app",)
 
 
 def test_referenced_keys_of_pod_without_references_is_empty() -> None:
-    assert referenced_keys(pod({"containers": [container()]}), "secrets") == []
+    assert referenced_keys(pod({"containers": [container()]}), "secrets") == ()
+
+
+def test_referenced_keys_answer_for_each_pod_object_although_recent_answers_are_remembered() -> None:
+    with_cm = pod({"volumes": [{"name": "v", "configMap": {"name": "one"}}]})
+    other = pod({"volumes": [{"name": "v", "configMap": {"name": "two"}}]}, namespace="team-b")
+    answers = [referenced_keys(p, "configmaps") for p in (with_cm, other, with_cm, pod({}), other)]
+    assert answers == [("team-a/one",), ("team-b/two",), ("team-a/one",), (), ("team-b/two",)]

@@ -3,7 +3,9 @@ tolerations and owner reference. Only equal parts may be shared, and the table o
 
 from __future__ import annotations
 
-from syncer.sharing import SHARED_MAX, Parts
+import orjson
+
+from syncer.sharing import SHARED_MAX, SHARED_STRING_MAX, Parts
 
 OWNER = [{"apiVersion": "v1", "kind": "Service", "name": "vc", "uid": "u-1"}]
 
@@ -52,3 +54,28 @@ def test_the_table_forgets_the_least_recently_met_part() -> None:
     assert labels("1") is one  # met again: now the most recent
     labels("3")  # the table is full: "2", met least recently, goes
     assert labels("1") is one and labels("2") is not two
+
+
+def decoded(obj: dict) -> dict:
+    """`obj` as a fresh decode gives it: no string shared with any other object."""
+    return orjson.loads(orjson.dumps(obj))
+
+
+def test_short_strings_are_shared_also_in_parts_too_big_to_share() -> None:
+    parts = Parts()
+    big = {"image": "registry.example/app:1", "note": "n" * SHARED_MAX}
+    a, b = (
+        parts.share(decoded({"kind": "Pod", "metadata": {"name": "web"}, "spec": {"main": big}, "data": {"k": "v1"}}))
+        for _ in range(2)
+    )
+    assert a["spec"]["main"] is not b["spec"]["main"]
+    assert a["spec"]["main"]["image"] is b["spec"]["main"]["image"]
+    assert a["metadata"]["name"] is b["metadata"]["name"] and a["kind"] is b["kind"]
+    assert a["data"]["k"] is b["data"]["k"]
+
+
+def test_long_strings_are_left_alone() -> None:
+    parts = Parts()
+    long = "x" * (SHARED_STRING_MAX + 1)
+    a, b = (parts.share(decoded({"metadata": {"uid": long}, "data": {"cert": long}})) for _ in range(2))
+    assert a == b and a["metadata"]["uid"] is not b["metadata"]["uid"] and a["data"]["cert"] is not b["data"]["cert"]
