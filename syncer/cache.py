@@ -4,6 +4,7 @@ handlers are told (old, new) so controllers can enqueue exactly the keys a chang
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import Any
 
@@ -38,6 +39,8 @@ class Store:
         self._unseen_removal_handlers: list[Callable[[str], None]] = []
         self._project: Projection | None = None
         self._parts = Parts()
+        store = weakref.ref(self)  # the gauge must not keep a discarded store alive
+        metrics.count_objects(kind, side, lambda: len(store() or ()))
 
     def __len__(self) -> int:
         return len(self._objects)
@@ -131,7 +134,6 @@ class Store:
         old = self._objects.pop(key, None)
         if old is not None:
             self._unindex(key, old)
-            metrics.OBJECTS.labels(self.kind, self.side).set(len(self._objects))
 
     def replace(self, kept: Iterable[tuple[str, Obj | None]]) -> None:
         """Swap in a fresh LIST, each object as `keep` made it, telling handlers only about what really changed
@@ -180,6 +182,5 @@ class Store:
                     index[value] = held.pop()
 
     def _notify(self, old: Obj | None, new: Obj | None) -> None:
-        metrics.OBJECTS.labels(self.kind, self.side).set(len(self._objects))
         for handler in self._handlers:
             handler(old, new)

@@ -3,6 +3,7 @@ object names never become labels, so cardinality stays flat however many tenants
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import prometheus_client
@@ -69,11 +70,17 @@ WRITES_REFUSED = Counter("vcsync_writes_refused_total", "Writes the leader gate 
 FLAPPING = Counter("vcsync_flapping_total", "Keys that stopped writing because they flapped", ["kind"])
 
 
+def count_objects(kind: str, side: str, count: Callable[[], int]) -> None:
+    """`vcsync_objects{kind, side}` reads `count()` when scraped (set on every cache change, it was a gauge call per
+    watch event)."""
+    OBJECTS.labels(kind, side).set_function(count)
+
+
 class QueueMetrics:
     """Adapter the work queue reports through, keeping prometheus out of the queue module."""
 
-    def on_depth(self, name: str, depth: int) -> None:
-        WORKQUEUE_DEPTH.labels(name).set(depth)
+    def watch_depth(self, name: str, depth: Callable[[], int]) -> None:
+        WORKQUEUE_DEPTH.labels(name).set_function(depth)
 
     def on_retry(self, name: str) -> None:
         WORKQUEUE_RETRIES.labels(name).inc()

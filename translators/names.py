@@ -3,6 +3,7 @@ limit and the hashing match vcluster exactly, and the reverse mapping reads anno
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ def sha10(s: str) -> str:
     return hashlib.sha256(s.encode("utf-8")).hexdigest()[:10]
 
 
+@functools.lru_cache(maxsize=8192)  # asked dozens of times per pod over its life
 def safe_concat_name(*parts: str) -> str:
     """SCN: join with "-"; past 63 characters keep 52, add "-" and the hash of the whole join, then ".-" becomes "-"."""
     full = "-".join(parts)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from prometheus_client import REGISTRY
+
 from syncer.cache import Store, key_of, split_key
 
 Obj = dict[str, Any]
@@ -374,3 +376,17 @@ def test_evict_drops_an_object_and_its_index_entries_without_telling_handlers() 
     assert len(seen) == 1  # only the upsert: no reconcile is owed for an object the server still has
     store.upsert(cm("a", app="x"))  # a later change brings it back, as new
     assert seen[-1] == (None, store.get("default/a"))
+
+
+def test_the_objects_gauge_reads_the_store_size_when_scraped() -> None:
+    store = Store("gauge-kind", "virtual")
+
+    def scraped() -> float | None:
+        return REGISTRY.get_sample_value("vcsync_objects", {"kind": "gauge-kind", "side": "virtual"})
+
+    store.upsert({"metadata": {"name": "a", "namespace": "ns"}})
+    store.upsert({"metadata": {"name": "b", "namespace": "ns"}})
+    assert scraped() == 2
+    store.remove({"metadata": {"name": "a", "namespace": "ns"}})
+    store.evict("ns/b")
+    assert scraped() == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -28,12 +28,12 @@ class FakeClock:
 
 class RecordingMetrics:
     def __init__(self) -> None:
-        self.depths: list[int] = []
+        self.depth: Callable[[], int] = lambda: -1
         self.retries = 0
 
-    def on_depth(self, name: str, depth: int) -> None:
+    def watch_depth(self, name: str, depth: Callable[[], int]) -> None:
         assert name == "pods"
-        self.depths.append(depth)
+        self.depth = depth
 
     def on_retry(self, name: str) -> None:
         assert name == "pods"
@@ -303,13 +303,17 @@ async def test_in_flight_key_can_be_finished_after_shutdown(queue: WorkQueue) ->
 async def test_metrics_hook_sees_depth_and_retries() -> None:
     metrics = RecordingMetrics()
     q = WorkQueue("pods", metrics, overall=roomy_bucket())
+    depths = [metrics.depth()]
     q.add("ns/a")
+    depths.append(metrics.depth())
     q.add("ns/b")
+    depths.append(metrics.depth())
     await get_soon(q)
+    depths.append(metrics.depth())
     q.add_rate_limited("ns/c")
     q.add_rate_limited("ns/c")
     q.shutdown()
-    assert metrics.depths == [1, 2, 1, 0]
+    assert [*depths, metrics.depth()] == [0, 1, 2, 1, 0]
     assert metrics.retries == 2
 
 
